@@ -1,0 +1,793 @@
+//! The local development CA: a root (`openssl req -x509`), an optional
+//! intermediate, issuing leaves (`openssl x509 -req -CA -CAkey`), and the CA
+//! directory on disk, laid out as mkcert lays it out so an existing mkcert
+//! CAROOT works as is.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use openssl::asn1::{Asn1Integer, Asn1Object, Asn1OctetString};
+use openssl::bn::{BigNum, MsbOption};
+use openssl::nid::Nid;
+use openssl::pkey::{HasPublic, Id, PKeyRef};
+use openssl::x509::extension::{
+    AuthorityKeyIdentifier, BasicConstraints, KeyUsage, SubjectKeyIdentifier,
+};
+use openssl::x509::{X509, X509Builder, X509Extension, X509Name};
+use x509_parser::extensions::GeneralName;
+
+use crate::cert::{
+    CertParams, Certificate, DEFAULT_LEAF_DAYS, days_to_duration, default_not_before, format_time,
+    ip_from_bytes, to_asn1,
+};
+use crate::csr::{Csr, eku_extension};
+use crate::error::{Error, OpenSslContext, Origin, Result};
+use crate::fs::{self, Overwrite, Secrecy};
+use crate::key::{KeyAlgorithm, KeyType, PrivateKey};
+use crate::name::{NameConstraint, SubjectAltName};
+use crate::passphrase::Passphrase;
+
+/// File name of the CA certificate in a CA directory (mkcert's name).
+pub const CA_CERT_FILE: &str = "rootCA.pem";
+/// File name of the CA key in a CA directory (mkcert's name).
+pub const CA_KEY_FILE: &str = "rootCA-key.pem";
+
+/// Default lifetime of a root CA: ten years, as mkcert. Roots are trusted by
+/// hand once; replacing them often costs more than it protects.
+pub const DEFAULT_ROOT_DAYS: u32 = 3650;
+/// Default lifetime of an intermediate CA: five years (never past its root).
+pub const DEFAULT_INTERMEDIATE_DAYS: u32 = 1825;
+
+/// Bits of randomness in every serial number. CA/Browser Forum rules ask for
+/// at least 64; 128 (as mkcert) keeps serials unique without any state, so
+/// two `pki` runs at once against one CA cannot collide.
+pub const SERIAL_BITS: i32 = 128;
+
+/// Longest CN (RFC 5280's ub-common-name).
+const MAX_CN_LEN: usize = 64;
+
+/// What a new CA should say. `CaParams::default()` gives a P-256 root valid
+/// for ten years, named after the current user and host.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaParams {
+    key_type: KeyType,
+    owner: String,
+    common_name: Option<String>,
+    not_before: Option<SystemTime>,
+    not_after: Option<SystemTime>,
+    name_constraints: Vec<NameConstraint>,
+}
+
+impl Default for CaParams {
+    fn default() -> Self {
+        CaParams {
+            key_type: KeyType::default(),
+            owner: default_owner(),
+            common_name: None,
+            not_before: None,
+            not_after: None,
+            name_constraints: Vec::new(),
+        }
+    }
+}
+
+impl CaParams {
+    /// The defaults; same as `CaParams::default()`.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the CA key type.
+    pub fn key_type(mut self, key_type: KeyType) -> Self {
+        self.key_type = key_type;
+        self
+    }
+
+    /// Sets whose CA this is (default: `user@host`); it goes into the subject.
+    pub fn owner(mut self, owner: impl Into<String>) -> Self {
+        self.owner = owner.into();
+        self
+    }
+
+    /// Sets the CN (default: `pki <owner>`).
+    pub fn common_name(mut self, cn: impl Into<String>) -> Self {
+        self.common_name = Some(cn.into());
+        self
+    }
+
+    /// Sets the validity in days from now.
+    pub fn valid_for_days(mut self, days: u32) -> Self {
+        let start = self.not_before.unwrap_or_else(default_not_before);
+        self.not_after = Some(start + days_to_duration(days));
+        self
+    }
+
+    /// Sets the start of validity.
+    pub fn not_before(mut self, time: SystemTime) -> Self {
+        self.not_before = Some(time);
+        self
+    }
+
+    /// Sets the end of validity.
+    pub fn not_after(mut self, time: SystemTime) -> Self {
+        self.not_after = Some(time);
+        self
+    }
+
+    /// Limits the CA to names inside `constraint` (critical nameConstraints,
+    /// permitted subtrees). Call once per subtree; the CA may then issue for
+    /// names inside any of them. Kinds of name no constraint mentions stay free.
+    pub fn permit(mut self, constraint: NameConstraint) -> Self {
+        self.name_constraints.push(constraint);
+        self
+    }
+
+    /// The permitted subtrees asked for.
+    pub fn name_constraints(&self) -> &[NameConstraint] {
+        &self.name_constraints
+    }
+}
+
+/// `user@host` of the running process, for CA subjects, as mkcert writes it.
+pub fn default_owner() -> String {
+    let user = whoami::username().unwrap_or_else(|_| "unknown".to_owned());
+    let host = whoami::hostname().unwrap_or_else(|_| "unknown".to_owned());
+    format!("{user}@{host}")
+}
+
+/// A CA that can issue: its certificate, its key, and the certificates
+/// above it up to the root (empty for a root).
+#[derive(Clone)]
+pub struct Ca {
+    cert: Certificate,
+    key: PrivateKey,
+    chain: Vec<Certificate>,
+    owner: String,
+}
+
+/// A freshly issued leaf with its new key and the chain to the root.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    /// The leaf certificate.
+    pub certificate: Certificate,
+    /// Its private key.
+    pub key: PrivateKey,
+    /// The issuer and every certificate above it, ending with the root.
+    pub chain: Vec<Certificate>,
+}
+
+impl Issued {
+    /// The leaf and its intermediates, without the root: what a server sends
+    /// (`ssl_certificate` in nginx, `fullchain.pem` minus the root).
+    pub fn chain_pem(&self) -> Result<Vec<u8>> {
+        let mut out = self.certificate.to_pem()?;
+        for cert in self.chain.iter().filter(|c| !c.is_self_issued()) {
+            out.extend(cert.to_pem()?);
+        }
+        Ok(out)
+    }
+
+    /// The leaf, the intermediates and the root.
+    pub fn full_chain_pem(&self) -> Result<Vec<u8>> {
+        let mut out = self.certificate.to_pem()?;
+        for cert in &self.chain {
+            out.extend(cert.to_pem()?);
+        }
+        Ok(out)
+    }
+
+    /// The certificate (with intermediates) followed by the private key in one
+    /// PEM, as `curl -E client.pem` and the seed's `cat client.crt client.key` take it.
+    pub fn bundle_pem(&self) -> Result<Vec<u8>> {
+        let mut out = self.chain_pem()?;
+        out.extend(self.key.to_pem()?);
+        Ok(out)
+    }
+}
+
+impl Ca {
+    /// Generates a self-signed root in memory; replaces `openssl req -x509
+    /// -new -key ca.key -days 3650 -addext basicConstraints=critical,CA:TRUE …`.
+    pub fn generate(params: &CaParams) -> Result<Self> {
+        let key = PrivateKey::generate(params.key_type)?;
+        let cn = params
+            .common_name
+            .clone()
+            .unwrap_or_else(|| format!("pki {}", params.owner));
+        let subject = subject_name(&cn, Some("pki development CA"), Some(&params.owner))?;
+        let not_before = params.not_before.unwrap_or_else(default_not_before);
+        let not_after = params
+            .not_after
+            .unwrap_or(not_before + days_to_duration(DEFAULT_ROOT_DAYS));
+        check_order(not_before, not_after)?;
+        let mut builder = start_builder(&subject, &subject, key.as_pkey(), not_before, not_after)?;
+        add_ca_extensions(&mut builder, None, None, &params.name_constraints)?;
+        builder
+            .sign(key.as_pkey(), key.signing_digest())
+            .context("sign the CA certificate")?;
+        Ok(Ca {
+            cert: Certificate::from_x509(builder.build()),
+            key,
+            chain: Vec::new(),
+            owner: params.owner.clone(),
+        })
+    }
+
+    /// Issues an intermediate CA under this one (pathlen 0, so it issues
+    /// leaves only); its chain carries this CA and the ones above.
+    pub fn issue_intermediate(&self, params: &CaParams) -> Result<Ca> {
+        let key = PrivateKey::generate(params.key_type)?;
+        let cn = params
+            .common_name
+            .clone()
+            .unwrap_or_else(|| format!("pki intermediate {}", params.owner));
+        let subject = subject_name(&cn, Some("pki development CA"), Some(&params.owner))?;
+        let (not_before, not_after) =
+            self.validity(params.not_before, params.not_after, DEFAULT_INTERMEDIATE_DAYS)?;
+        let mut builder = start_builder(
+            &subject,
+            self.cert.as_x509().subject_name(),
+            key.as_pkey(),
+            not_before,
+            not_after,
+        )?;
+        add_ca_extensions(
+            &mut builder,
+            Some(self.cert.as_x509()),
+            Some(0),
+            &params.name_constraints,
+        )?;
+        builder
+            .sign(self.key.as_pkey(), self.key.signing_digest())
+            .context("sign the intermediate CA certificate")?;
+        Ok(Ca {
+            cert: Certificate::from_x509(builder.build()),
+            key,
+            chain: self.issuer_chain(),
+            owner: params.owner.clone(),
+        })
+    }
+
+    /// Puts together a CA from its parts, checking that the key belongs to
+    /// the certificate and that the certificate is a CA.
+    pub fn from_parts(cert: Certificate, key: PrivateKey, chain: Vec<Certificate>) -> Result<Self> {
+        Self::from_parts_at(
+            cert,
+            key,
+            chain,
+            &Origin::Memory("the CA certificate"),
+            &Origin::Memory("the CA key"),
+        )
+    }
+
+    fn from_parts_at(
+        cert: Certificate,
+        key: PrivateKey,
+        chain: Vec<Certificate>,
+        cert_origin: &Origin,
+        key_origin: &Origin,
+    ) -> Result<Self> {
+        if !cert.matches_key(&key) {
+            return Err(Error::KeyMismatch {
+                cert: cert_origin.clone(),
+                key: key_origin.clone(),
+            });
+        }
+        if !cert.is_ca() {
+            return Err(Error::NotCa {
+                origin: cert_origin.clone(),
+            });
+        }
+        let owner = cert
+            .as_x509()
+            .subject_name()
+            .entries_by_nid(Nid::ORGANIZATIONALUNITNAME)
+            .next()
+            .and_then(|e| e.data().to_string().ok())
+            .unwrap_or_else(default_owner);
+        Ok(Ca {
+            cert,
+            key,
+            chain,
+            owner,
+        })
+    }
+
+    /// Creates a new root CA in `dir` as `rootCA.pem` and `rootCA-key.pem`
+    /// (the key encrypted if a pass phrase is given). The directory is created
+    /// with mode 0700 if missing. An existing CA is never overwritten, even by
+    /// another process creating one at the same moment.
+    pub fn create_in(dir: &Path, params: &CaParams, passphrase: Option<&Passphrase>) -> Result<Self> {
+        let (cert_path, key_path) = ca_paths(dir);
+        if cert_path.exists() || key_path.exists() {
+            return Err(Error::CaExists {
+                dir: dir.to_path_buf(),
+            });
+        }
+        let ca = Ca::generate(params)?;
+        fs::create_private_dir(dir)?;
+        let exists = |e: Error| match e {
+            Error::AlreadyExists { .. } => Error::CaExists {
+                dir: dir.to_path_buf(),
+            },
+            other => other,
+        };
+        ca.key.write_pem(&key_path, passphrase).map_err(exists)?;
+        if let Err(e) = ca.cert.write_pem(&cert_path) {
+            // Take back the key we just wrote, so no half CA is left behind.
+            let _ = std::fs::remove_file(&key_path);
+            return Err(exists(e));
+        }
+        Ok(ca)
+    }
+
+    /// Loads the CA of `dir` (mkcert's layout). A missing certificate means
+    /// there is no CA ([`Error::NoCa`]); a missing key, an incomplete one.
+    pub fn load(dir: &Path, passphrase: Option<&Passphrase>) -> Result<Self> {
+        let (cert_path, key_path) = ca_paths(dir);
+        if !cert_path.exists() {
+            return Err(Error::NoCa {
+                dir: dir.to_path_buf(),
+                cert: cert_path,
+            });
+        }
+        if !key_path.exists() {
+            return Err(Error::CaIncomplete {
+                dir: dir.to_path_buf(),
+                missing: key_path,
+            });
+        }
+        Self::load_files(&cert_path, &key_path, passphrase)
+    }
+
+    /// Loads a CA from a certificate file (its first certificate is the CA,
+    /// any others its chain) and a key file.
+    pub fn load_files(cert_path: &Path, key_path: &Path, passphrase: Option<&Passphrase>) -> Result<Self> {
+        let mut certs = Certificate::read_all(cert_path)?;
+        let cert = certs.remove(0);
+        let key = PrivateKey::read(key_path, passphrase)?;
+        Self::from_parts_at(cert, key, certs, &Origin::file(cert_path), &Origin::file(key_path))
+    }
+
+    /// Writes this CA into `dir` in mkcert's layout, never overwriting.
+    pub fn write_to(&self, dir: &Path, passphrase: Option<&Passphrase>) -> Result<()> {
+        fs::create_private_dir(dir)?;
+        let (cert_path, key_path) = ca_paths(dir);
+        self.key.write_pem(&key_path, passphrase)?;
+        let mut pem = self.cert.to_pem()?;
+        for c in &self.chain {
+            pem.extend(c.to_pem()?);
+        }
+        fs::write_atomic(&cert_path, &pem, Secrecy::Public, Overwrite::Refuse)
+    }
+
+    /// The CA's own certificate.
+    pub fn certificate(&self) -> &Certificate {
+        &self.cert
+    }
+
+    /// The CA's private key.
+    pub fn key(&self) -> &PrivateKey {
+        &self.key
+    }
+
+    /// The certificates above this CA, ending with the root (empty for a root).
+    pub fn chain(&self) -> &[Certificate] {
+        &self.chain
+    }
+
+    /// The root at the top: the certificate clients must trust.
+    pub fn root(&self) -> &Certificate {
+        self.chain.last().unwrap_or(&self.cert)
+    }
+
+    /// Whose CA this is (`user@host`).
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// This CA and every certificate above it: the chain of what it issues.
+    pub fn issuer_chain(&self) -> Vec<Certificate> {
+        let mut out = vec![self.cert.clone()];
+        out.extend(self.chain.iter().cloned());
+        out
+    }
+
+    /// Issues a leaf with a new key; replaces `openssl req -newkey` followed by
+    /// `openssl x509 -req -CA ca.pem -CAkey ca-key.pem -extfile san.cnf`.
+    ///
+    /// ```
+    /// use pki::{Ca, CaParams, CertParams};
+    /// let ca = Ca::generate(&CaParams::new())?;
+    /// let issued = ca.issue(&CertParams::new(["localhost", "127.0.0.1", "::1"])?)?;
+    /// assert_eq!(issued.certificate.subject_alt_names().len(), 3);
+    /// # Ok::<(), pki::Error>(())
+    /// ```
+    pub fn issue(&self, params: &CertParams) -> Result<Issued> {
+        let key = PrivateKey::generate(params.key_type)?;
+        let certificate = self.build_leaf(key.as_pkey(), params)?;
+        Ok(Issued {
+            certificate,
+            key,
+            chain: self.issuer_chain(),
+        })
+    }
+
+    /// Signs a CSR; replaces `openssl x509 -req -in r.csr -CA ca.pem -CAkey
+    /// ca-key.pem`. The CSR's signature must verify and it must not ask for
+    /// CA:TRUE. What the certificate says comes from `params` (start from
+    /// [`CertParams::from_csr`] to take the CSR's names and profile).
+    pub fn sign_csr(&self, csr: &Csr, params: &CertParams) -> Result<Certificate> {
+        csr.verify_signature()?;
+        if csr.requested_extensions()?.ca == Some(true) {
+            return Err(Error::CsrRequestsCa {
+                origin: csr.origin().clone(),
+            });
+        }
+        let public = csr
+            .as_x509_req()
+            .public_key()
+            .map_err(|_| Error::CsrSignature {
+                origin: csr.origin().clone(),
+            })?;
+        self.build_leaf(&public, params)
+    }
+
+    fn build_leaf<T: HasPublic>(&self, public: &PKeyRef<T>, params: &CertParams) -> Result<Certificate> {
+        self.check_name_constraints(params.names())?;
+        let (not_before, not_after) =
+            self.validity(params.not_before, params.not_after, DEFAULT_LEAF_DAYS)?;
+        let cn = params.subject_common_name();
+        let cn = (cn.chars().count() <= MAX_CN_LEN).then_some(cn);
+        let subject = subject_name_parts(
+            cn.as_deref(),
+            Some("pki development certificate"),
+            Some(&self.owner),
+        )?;
+        let mut builder = start_builder(
+            &subject,
+            self.cert.as_x509().subject_name(),
+            public,
+            not_before,
+            not_after,
+        )?;
+        builder
+            .append_extension(BasicConstraints::new().critical().build().context("build basicConstraints")?)
+            .context("add basicConstraints")?;
+        let mut usage = KeyUsage::new();
+        usage.critical().digital_signature();
+        if matches!(public.id(), Id::RSA) {
+            // TLS 1.2 RSA key exchange encrypts to the key; harmless otherwise.
+            usage.key_encipherment();
+        }
+        builder
+            .append_extension(usage.build().context("build keyUsage")?)
+            .context("add keyUsage")?;
+        builder
+            .append_extension(eku_extension(params.profile)?)
+            .context("add extendedKeyUsage")?;
+        add_key_identifiers(&mut builder, Some(self.cert.as_x509()))?;
+        builder
+            .append_extension(san_extension(params.names())?)
+            .context("add subjectAltName")?;
+        builder
+            .sign(self.key.as_pkey(), self.key.signing_digest())
+            .context("sign the certificate")?;
+        Ok(Certificate::from_x509(builder.build()))
+    }
+
+    /// Refuses names that this CA or one above it may not issue for: clients
+    /// would reject such a certificate, so it is better never made.
+    fn check_name_constraints(&self, names: &[SubjectAltName]) -> Result<()> {
+        for ca in std::iter::once(&self.cert).chain(&self.chain) {
+            let permitted = permitted_subtrees(ca);
+            for name in names {
+                let relevant: Vec<&NameConstraint> =
+                    permitted.iter().filter(|c| c.constrains_kind_of(name)).collect();
+                if !relevant.is_empty() && !relevant.iter().any(|c| c.permits(name)) {
+                    return Err(Error::OutsideNameConstraints {
+                        name: name.to_string(),
+                        permitted: permitted
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Works out the validity of something this CA signs: defaults to
+    /// `default_days` clamped to the CA's own end; an explicit end past the
+    /// CA's is refused, since clients would reject the chain from that day on.
+    fn validity(
+        &self,
+        not_before: Option<SystemTime>,
+        not_after: Option<SystemTime>,
+        default_days: u32,
+    ) -> Result<(SystemTime, SystemTime)> {
+        let issuer_end = self.cert.not_after();
+        let not_before = not_before.unwrap_or_else(default_not_before);
+        let not_after = match not_after {
+            Some(t) if t > issuer_end => {
+                return Err(Error::Validity {
+                    reason: format!(
+                        "the certificate would end on {}, after its CA does ({}); choose an earlier date",
+                        format_time(t),
+                        format_time(issuer_end)
+                    ),
+                });
+            }
+            Some(t) => t,
+            None => (not_before + days_to_duration(default_days)).min(issuer_end),
+        };
+        check_order(not_before, not_after)?;
+        Ok((not_before, not_after))
+    }
+}
+
+impl fmt::Debug for Ca {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ca")
+            .field("certificate", &self.cert)
+            .field("key", &self.key)
+            .field("chain_len", &self.chain.len())
+            .finish()
+    }
+}
+
+fn ca_paths(dir: &Path) -> (PathBuf, PathBuf) {
+    (dir.join(CA_CERT_FILE), dir.join(CA_KEY_FILE))
+}
+
+fn check_order(not_before: SystemTime, not_after: SystemTime) -> Result<()> {
+    if not_after <= not_before {
+        return Err(Error::Validity {
+            reason: format!(
+                "it would end ({}) before it starts ({})",
+                format_time(not_after),
+                format_time(not_before)
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// A random positive serial of [`SERIAL_BITS`] bits.
+fn random_serial() -> Result<Asn1Integer> {
+    let mut bn = BigNum::new().context("allocate a serial")?;
+    loop {
+        bn.rand(SERIAL_BITS, MsbOption::MAYBE_ZERO, false)
+            .context("draw a random serial")?;
+        // Zero is not a valid serial; 2^-128 odds, but cheap to rule out.
+        if bn.num_bits() > 0 {
+            break;
+        }
+    }
+    bn.to_asn1_integer().context("encode the serial")
+}
+
+fn start_builder<T: HasPublic>(
+    subject: &openssl::x509::X509NameRef,
+    issuer: &openssl::x509::X509NameRef,
+    public: &PKeyRef<T>,
+    not_before: SystemTime,
+    not_after: SystemTime,
+) -> Result<X509Builder> {
+    let mut builder = X509Builder::new().context("start a certificate")?;
+    // Version 3 (encoded as 2): v1 certificates cannot carry extensions.
+    builder.set_version(2).context("set version 3")?;
+    let serial = random_serial()?;
+    builder.set_serial_number(&serial).context("set the serial")?;
+    builder.set_subject_name(subject).context("set the subject")?;
+    builder.set_issuer_name(issuer).context("set the issuer")?;
+    builder.set_pubkey(public).context("set the public key")?;
+    let (start, end) = (to_asn1(not_before)?, to_asn1(not_after)?);
+    builder.set_not_before(&start).context("set notBefore")?;
+    builder.set_not_after(&end).context("set notAfter")?;
+    Ok(builder)
+}
+
+fn add_ca_extensions(
+    builder: &mut X509Builder,
+    issuer: Option<&X509>,
+    path_len: Option<u32>,
+    constraints: &[NameConstraint],
+) -> Result<()> {
+    let mut bc = BasicConstraints::new();
+    bc.critical().ca();
+    if let Some(n) = path_len {
+        bc.pathlen(n);
+    }
+    builder
+        .append_extension(bc.build().context("build basicConstraints")?)
+        .context("add basicConstraints")?;
+    builder
+        .append_extension(
+            KeyUsage::new()
+                .critical()
+                .key_cert_sign()
+                .crl_sign()
+                .build()
+                .context("build keyUsage")?,
+        )
+        .context("add keyUsage")?;
+    add_key_identifiers(builder, issuer)?;
+    if !constraints.is_empty() {
+        let der = crate::der::name_constraints(constraints);
+        builder
+            .append_extension(der_extension("2.5.29.30", true, &der)?)
+            .context("add nameConstraints")?;
+    }
+    Ok(())
+}
+
+/// subjectKeyIdentifier always; authorityKeyIdentifier (key id) when signed
+/// by another certificate, as `openssl verify -x509_strict` requires.
+fn add_key_identifiers(builder: &mut X509Builder, issuer: Option<&X509>) -> Result<()> {
+    let skid = SubjectKeyIdentifier::new()
+        .build(&builder.x509v3_context(None, None))
+        .context("build subjectKeyIdentifier")?;
+    builder.append_extension(skid).context("add subjectKeyIdentifier")?;
+    if let Some(issuer) = issuer {
+        let akid = AuthorityKeyIdentifier::new()
+            .keyid(true)
+            .build(&builder.x509v3_context(Some(issuer), None))
+            .context("build authorityKeyIdentifier")?;
+        builder
+            .append_extension(akid)
+            .context("add authorityKeyIdentifier")?;
+    }
+    Ok(())
+}
+
+/// A subjectAltName extension (non-critical: the subject is never empty).
+pub(crate) fn san_extension(names: &[SubjectAltName]) -> Result<X509Extension> {
+    if names.is_empty() {
+        return Err(Error::NoNames);
+    }
+    der_extension("2.5.29.17", false, &crate::der::general_names(names))
+}
+
+fn der_extension(oid: &str, critical: bool, der: &[u8]) -> Result<X509Extension> {
+    let oid = Asn1Object::from_str(oid).context("parse an extension OID")?;
+    let value = Asn1OctetString::new_from_bytes(der).context("wrap an extension value")?;
+    X509Extension::new_from_der(&oid, critical, &value).context("build an extension")
+}
+
+/// A subject with CN, O and OU.
+pub(crate) fn subject_name(cn: &str, o: Option<&str>, ou: Option<&str>) -> Result<X509Name> {
+    let cn: String = cn.chars().take(MAX_CN_LEN).collect();
+    subject_name_parts(Some(&cn), o, ou)
+}
+
+fn subject_name_parts(cn: Option<&str>, o: Option<&str>, ou: Option<&str>) -> Result<X509Name> {
+    let mut name = X509Name::builder().context("start a subject")?;
+    for (field, nid, value) in [
+        ("O", Nid::ORGANIZATIONNAME, o),
+        ("OU", Nid::ORGANIZATIONALUNITNAME, ou),
+        ("CN", Nid::COMMONNAME, cn),
+    ] {
+        let Some(value) = value.filter(|v| !v.is_empty()) else {
+            continue;
+        };
+        let value: String = value.chars().take(MAX_CN_LEN).collect();
+        name.append_entry_by_nid(nid, &value)
+            .map_err(|e| Error::InvalidSubject {
+                field,
+                value: value.clone(),
+                reason: crate::error::openssl_reason(&e),
+            })?;
+    }
+    Ok(name.build())
+}
+
+/// The permitted subtrees of a CA certificate's nameConstraints.
+fn permitted_subtrees(ca: &Certificate) -> Vec<NameConstraint> {
+    ca.parsed(|c| {
+        let Ok(Some(ext)) = c.name_constraints() else {
+            return Vec::new();
+        };
+        ext.value
+            .permitted_subtrees
+            .iter()
+            .flatten()
+            .filter_map(|subtree| match &subtree.base {
+                GeneralName::DNSName(d) => Some(NameConstraint::Dns(d.to_ascii_lowercase())),
+                GeneralName::IPAddress(bytes) => {
+                    let half = bytes.len() / 2;
+                    let network = ip_from_bytes(&bytes[..half])?;
+                    let prefix = bytes[half..].iter().map(|b| b.count_ones()).sum::<u32>();
+                    Some(NameConstraint::Ip {
+                        network,
+                        prefix: u8::try_from(prefix).ok()?,
+                    })
+                }
+                _ => None,
+            })
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+impl Ca {
+    /// The key algorithm of the CA.
+    pub fn key_algorithm(&self) -> KeyAlgorithm {
+        self.key.algorithm()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn root_is_a_ca_and_issues_leaves_with_names() -> Result<()> {
+        let ca = Ca::generate(&CaParams::new())?;
+        assert!(ca.certificate().is_ca());
+        assert!(ca.certificate().is_self_issued());
+        let issued = ca.issue(&CertParams::new(["localhost", "127.0.0.1", "::1"])?)?;
+        assert!(!issued.certificate.is_ca());
+        assert_eq!(issued.certificate.subject_alt_names().len(), 3);
+        assert!(issued.certificate.matches_key(&issued.key));
+        Ok(())
+    }
+
+    #[test]
+    fn default_leaf_validity_is_825_days_and_never_past_the_ca() -> Result<()> {
+        let ca = Ca::generate(&CaParams::new())?;
+        let leaf = ca.issue(&CertParams::new(["a.test"])?)?.certificate;
+        let span = leaf.not_after().duration_since(leaf.not_before()).unwrap_or_default();
+        assert_eq!(span, days_to_duration(DEFAULT_LEAF_DAYS));
+
+        let short = Ca::generate(&CaParams::new().valid_for_days(10))?;
+        let leaf = short.issue(&CertParams::new(["a.test"])?)?.certificate;
+        assert_eq!(leaf.not_after(), short.certificate().not_after());
+        let too_long = CertParams::new(["a.test"])?.valid_for_days(11);
+        assert!(matches!(short.issue(&too_long), Err(Error::Validity { .. })));
+        Ok(())
+    }
+
+    #[test]
+    fn name_constraints_refuse_names_outside() -> Result<()> {
+        let ca = Ca::generate(
+            &CaParams::new()
+                .permit(NameConstraint::parse("localhost")?)
+                .permit(NameConstraint::parse(".test")?)
+                .permit(NameConstraint::parse("127.0.0.0/8")?),
+        )?;
+        ca.issue(&CertParams::new(["localhost", "app.test", "127.0.0.1"])?)?;
+        let err = ca.issue(&CertParams::new(["example.com"])?);
+        assert!(matches!(err, Err(Error::OutsideNameConstraints { ref name, .. }) if name == "example.com"));
+        let err = ca.issue(&CertParams::new(["10.0.0.1"])?);
+        assert!(matches!(err, Err(Error::OutsideNameConstraints { .. })));
+        Ok(())
+    }
+
+    #[test]
+    fn serials_differ_and_are_large() -> Result<()> {
+        let ca = Ca::generate(&CaParams::new())?;
+        let a = ca.issue(&CertParams::new(["a.test"])?)?.certificate.serial_hex();
+        let b = ca.issue(&CertParams::new(["a.test"])?)?.certificate.serial_hex();
+        assert_ne!(a, b);
+        assert!(a.len() >= 16, "{a}");
+        Ok(())
+    }
+
+    #[test]
+    fn expired_leaves_can_be_made_for_tests() -> Result<()> {
+        let ca = Ca::generate(&CaParams::new())?;
+        let past = SystemTime::now() - Duration::from_secs(86_400 * 30);
+        let params = CertParams::new(["a.test"])?
+            .not_before(past)
+            .not_after(past + Duration::from_secs(86_400));
+        let leaf = ca.issue(&params)?.certificate;
+        assert!(leaf.not_after() < SystemTime::now());
+        Ok(())
+    }
+}

@@ -1,0 +1,103 @@
+//! The little DER `pki` writes itself: GeneralNames for subjectAltName and
+//! GeneralSubtrees for nameConstraints. Encoding typed names directly avoids
+//! OpenSSL's comma-separated config strings, where a comma inside a URI or a
+//! stray `IP:` prefix would silently change the meaning.
+
+use std::net::IpAddr;
+
+use crate::name::{NameConstraint, SubjectAltName};
+
+const SEQUENCE: u8 = 0x30;
+const CONTEXT_0_CONSTRUCTED: u8 = 0xa0;
+const RFC822_NAME: u8 = 0x81;
+const DNS_NAME: u8 = 0x82;
+const URI: u8 = 0x86;
+const IP_ADDRESS: u8 = 0x87;
+
+/// `GeneralNames` for a subjectAltName extension's value.
+pub(crate) fn general_names(names: &[SubjectAltName]) -> Vec<u8> {
+    let body: Vec<u8> = names.iter().flat_map(general_name).collect();
+    tlv(SEQUENCE, &body)
+}
+
+/// `NameConstraints` with permitted subtrees only.
+pub(crate) fn name_constraints(permitted: &[NameConstraint]) -> Vec<u8> {
+    let subtrees: Vec<u8> = permitted
+        .iter()
+        .flat_map(|c| {
+            let base = match c {
+                NameConstraint::Dns(suffix) => tlv(DNS_NAME, suffix.as_bytes()),
+                NameConstraint::Ip { network, prefix } => {
+                    let mut octets = ip_octets(*network);
+                    let mask = prefix_mask(octets.len(), *prefix);
+                    octets.extend(mask);
+                    tlv(IP_ADDRESS, &octets)
+                }
+            };
+            tlv(SEQUENCE, &base)
+        })
+        .collect();
+    tlv(SEQUENCE, &tlv(CONTEXT_0_CONSTRUCTED, &subtrees))
+}
+
+fn general_name(name: &SubjectAltName) -> Vec<u8> {
+    match name {
+        SubjectAltName::Dns(dns) => tlv(DNS_NAME, dns.as_str().as_bytes()),
+        SubjectAltName::Ip(ip) => tlv(IP_ADDRESS, &ip_octets(*ip)),
+        SubjectAltName::Email(email) => tlv(RFC822_NAME, email.as_bytes()),
+        SubjectAltName::Uri(uri) => tlv(URI, uri.as_bytes()),
+    }
+}
+
+fn ip_octets(ip: IpAddr) -> Vec<u8> {
+    match ip {
+        IpAddr::V4(v4) => v4.octets().to_vec(),
+        IpAddr::V6(v6) => v6.octets().to_vec(),
+    }
+}
+
+fn prefix_mask(len: usize, prefix: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| {
+            let bits_here = (usize::from(prefix)).saturating_sub(i * 8).min(8);
+            // `bits_here` is at most 8, so the shift stays within u16.
+            (0xff00u16 >> bits_here) as u8
+        })
+        .collect()
+}
+
+fn tlv(tag: u8, value: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let len = value.len();
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes = len.to_be_bytes();
+        let skip = bytes.iter().take_while(|&&b| b == 0).count();
+        out.push(0x80 | (bytes.len() - skip) as u8);
+        out.extend_from_slice(&bytes[skip..]);
+    }
+    out.extend_from_slice(value);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_cover_the_prefix() {
+        assert_eq!(prefix_mask(4, 8), [0xff, 0, 0, 0]);
+        assert_eq!(prefix_mask(4, 12), [0xff, 0xf0, 0, 0]);
+        assert_eq!(prefix_mask(4, 32), [0xff; 4]);
+        assert_eq!(prefix_mask(4, 0), [0; 4]);
+    }
+
+    #[test]
+    fn long_values_use_long_form_lengths() {
+        let v = vec![0u8; 300];
+        let out = tlv(0x04, &v);
+        assert_eq!(&out[..4], &[0x04, 0x82, 0x01, 0x2c]);
+        assert_eq!(out.len(), 304);
+    }
+}

@@ -1,0 +1,88 @@
+//! Finding PEM blocks by label, so a file can be sorted (key, certificate,
+//! CSR) before OpenSSL parses it, and a certificate given where a key belongs
+//! is named as such instead of "bad base64".
+
+/// One `-----BEGIN X-----` … `-----END X-----` block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Block<'a> {
+    /// The label between BEGIN and the dashes.
+    pub label: String,
+    /// The whole block, BEGIN and END lines included.
+    pub text: &'a [u8],
+}
+
+/// Whether the bytes look like PEM text rather than DER.
+pub(crate) fn looks_like_pem(bytes: &[u8]) -> bool {
+    find(bytes, b"-----BEGIN ").is_some()
+}
+
+/// Every complete block, in order.
+pub(crate) fn blocks(bytes: &[u8]) -> Vec<Block<'_>> {
+    let mut out = Vec::new();
+    let mut rest = 0;
+    while let Some(begin) = find(&bytes[rest..], b"-----BEGIN ").map(|i| i + rest) {
+        let label_start = begin + b"-----BEGIN ".len();
+        let Some(label_end) = find(&bytes[label_start..], b"-----").map(|i| i + label_start) else {
+            break;
+        };
+        let label = String::from_utf8_lossy(&bytes[label_start..label_end]).into_owned();
+        let end_marker = format!("-----END {label}-----");
+        let Some(end) = find(&bytes[label_end..], end_marker.as_bytes()).map(|i| i + label_end)
+        else {
+            break;
+        };
+        let stop = end + end_marker.len();
+        out.push(Block {
+            label,
+            text: &bytes[begin..stop],
+        });
+        rest = stop;
+    }
+    out
+}
+
+/// Blocks with one of the given labels.
+pub(crate) fn blocks_labelled<'a>(bytes: &'a [u8], labels: &[&str]) -> Vec<Block<'a>> {
+    blocks(bytes)
+        .into_iter()
+        .filter(|b| labels.contains(&b.label.as_str()))
+        .collect()
+}
+
+/// A PEM label as a person would say it.
+pub(crate) fn describe_label(label: &str) -> String {
+    match label {
+        "CERTIFICATE" | "TRUSTED CERTIFICATE" | "X509 CERTIFICATE" => "certificate".to_owned(),
+        "CERTIFICATE REQUEST" | "NEW CERTIFICATE REQUEST" => "CSR".to_owned(),
+        "PUBLIC KEY" | "RSA PUBLIC KEY" => "public key (the private key is another file)".to_owned(),
+        "PRIVATE KEY" | "RSA PRIVATE KEY" | "EC PRIVATE KEY" | "ENCRYPTED PRIVATE KEY" => {
+            "private key".to_owned()
+        }
+        "X509 CRL" => "certificate revocation list".to_owned(),
+        other => format!("PEM block labelled {other:?}"),
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_blocks_in_order_and_skips_text_between() {
+        let text = b"junk\n-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\nmore\n-----BEGIN EC PARAMETERS-----\nBB\n-----END EC PARAMETERS-----\n-----BEGIN EC PRIVATE KEY-----\nCC\n-----END EC PRIVATE KEY-----\n";
+        let found = blocks(text);
+        let labels: Vec<_> = found.iter().map(|b| b.label.as_str()).collect();
+        assert_eq!(labels, ["CERTIFICATE", "EC PARAMETERS", "EC PRIVATE KEY"]);
+        assert!(found[2].text.ends_with(b"-----END EC PRIVATE KEY-----"));
+    }
+
+    #[test]
+    fn truncated_block_is_not_a_block() {
+        assert!(blocks(b"-----BEGIN CERTIFICATE-----\nAAAA\n").is_empty());
+        assert!(looks_like_pem(b"-----BEGIN CERTIFICATE-----\nAAAA\n"));
+    }
+}
