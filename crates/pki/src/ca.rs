@@ -129,6 +129,21 @@ impl CaParams {
     }
 }
 
+/// Where the CA directory is when none is given: `$CAROOT` (mkcert's
+/// variable, so an mkcert CA is picked up as is), else
+/// `$XDG_DATA_HOME/pki`, else `$HOME/.local/share/pki`. The caller passes the
+/// environment lookup (`std::env::var_os`), so this crate reads none itself.
+pub fn default_dir(env: impl Fn(&str) -> Option<std::ffi::OsString>) -> Option<PathBuf> {
+    let set = |name: &str| env(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    if let Some(dir) = set("CAROOT") {
+        return Some(dir);
+    }
+    if let Some(data) = set("XDG_DATA_HOME").filter(|p| p.is_absolute()) {
+        return Some(data.join("pki"));
+    }
+    set("HOME").map(|home| home.join(".local/share/pki"))
+}
+
 /// `user@host` of the running process, for CA subjects, as mkcert writes it.
 pub fn default_owner() -> String {
     let user = whoami::username().unwrap_or_else(|_| "unknown".to_owned());
@@ -223,8 +238,11 @@ impl Ca {
             .clone()
             .unwrap_or_else(|| format!("pki intermediate {}", params.owner));
         let subject = subject_name(&cn, Some("pki development CA"), Some(&params.owner))?;
-        let (not_before, not_after) =
-            self.validity(params.not_before, params.not_after, DEFAULT_INTERMEDIATE_DAYS)?;
+        let (not_before, not_after) = self.validity(
+            params.not_before,
+            params.not_after,
+            DEFAULT_INTERMEDIATE_DAYS,
+        )?;
         let mut builder = start_builder(
             &subject,
             self.cert.as_x509().subject_name(),
@@ -298,7 +316,11 @@ impl Ca {
     /// (the key encrypted if a pass phrase is given). The directory is created
     /// with mode 0700 if missing. An existing CA is never overwritten, even by
     /// another process creating one at the same moment.
-    pub fn create_in(dir: &Path, params: &CaParams, passphrase: Option<&Passphrase>) -> Result<Self> {
+    pub fn create_in(
+        dir: &Path,
+        params: &CaParams,
+        passphrase: Option<&Passphrase>,
+    ) -> Result<Self> {
         let (cert_path, key_path) = ca_paths(dir);
         if cert_path.exists() || key_path.exists() {
             return Err(Error::CaExists {
@@ -343,11 +365,21 @@ impl Ca {
 
     /// Loads a CA from a certificate file (its first certificate is the CA,
     /// any others its chain) and a key file.
-    pub fn load_files(cert_path: &Path, key_path: &Path, passphrase: Option<&Passphrase>) -> Result<Self> {
+    pub fn load_files(
+        cert_path: &Path,
+        key_path: &Path,
+        passphrase: Option<&Passphrase>,
+    ) -> Result<Self> {
         let mut certs = Certificate::read_all(cert_path)?;
         let cert = certs.remove(0);
         let key = PrivateKey::read(key_path, passphrase)?;
-        Self::from_parts_at(cert, key, certs, &Origin::file(cert_path), &Origin::file(key_path))
+        Self::from_parts_at(
+            cert,
+            key,
+            certs,
+            &Origin::file(cert_path),
+            &Origin::file(key_path),
+        )
     }
 
     /// Writes this CA into `dir` in mkcert's layout, never overwriting.
@@ -434,7 +466,11 @@ impl Ca {
         self.build_leaf(&public, params)
     }
 
-    fn build_leaf<T: HasPublic>(&self, public: &PKeyRef<T>, params: &CertParams) -> Result<Certificate> {
+    fn build_leaf<T: HasPublic>(
+        &self,
+        public: &PKeyRef<T>,
+        params: &CertParams,
+    ) -> Result<Certificate> {
         self.check_name_constraints(params.names())?;
         let (not_before, not_after) =
             self.validity(params.not_before, params.not_after, DEFAULT_LEAF_DAYS)?;
@@ -453,7 +489,12 @@ impl Ca {
             not_after,
         )?;
         builder
-            .append_extension(BasicConstraints::new().critical().build().context("build basicConstraints")?)
+            .append_extension(
+                BasicConstraints::new()
+                    .critical()
+                    .build()
+                    .context("build basicConstraints")?,
+            )
             .context("add basicConstraints")?;
         let mut usage = KeyUsage::new();
         usage.critical().digital_signature();
@@ -483,8 +524,10 @@ impl Ca {
         for ca in std::iter::once(&self.cert).chain(&self.chain) {
             let permitted = permitted_subtrees(ca);
             for name in names {
-                let relevant: Vec<&NameConstraint> =
-                    permitted.iter().filter(|c| c.constrains_kind_of(name)).collect();
+                let relevant: Vec<&NameConstraint> = permitted
+                    .iter()
+                    .filter(|c| c.constrains_kind_of(name))
+                    .collect();
                 if !relevant.is_empty() && !relevant.iter().any(|c| c.permits(name)) {
                     return Err(Error::OutsideNameConstraints {
                         name: name.to_string(),
@@ -581,8 +624,12 @@ fn start_builder<T: HasPublic>(
     // Version 3 (encoded as 2): v1 certificates cannot carry extensions.
     builder.set_version(2).context("set version 3")?;
     let serial = random_serial()?;
-    builder.set_serial_number(&serial).context("set the serial")?;
-    builder.set_subject_name(subject).context("set the subject")?;
+    builder
+        .set_serial_number(&serial)
+        .context("set the serial")?;
+    builder
+        .set_subject_name(subject)
+        .context("set the subject")?;
     builder.set_issuer_name(issuer).context("set the issuer")?;
     builder.set_pubkey(public).context("set the public key")?;
     let (start, end) = (to_asn1(not_before)?, to_asn1(not_after)?);
@@ -631,7 +678,9 @@ fn add_key_identifiers(builder: &mut X509Builder, issuer: Option<&X509>) -> Resu
     let skid = SubjectKeyIdentifier::new()
         .build(&builder.x509v3_context(None, None))
         .context("build subjectKeyIdentifier")?;
-    builder.append_extension(skid).context("add subjectKeyIdentifier")?;
+    builder
+        .append_extension(skid)
+        .context("add subjectKeyIdentifier")?;
     if let Some(issuer) = issuer {
         let akid = AuthorityKeyIdentifier::new()
             .keyid(true)
@@ -742,14 +791,20 @@ mod tests {
     fn default_leaf_validity_is_825_days_and_never_past_the_ca() -> Result<()> {
         let ca = Ca::generate(&CaParams::new())?;
         let leaf = ca.issue(&CertParams::new(["a.test"])?)?.certificate;
-        let span = leaf.not_after().duration_since(leaf.not_before()).unwrap_or_default();
+        let span = leaf
+            .not_after()
+            .duration_since(leaf.not_before())
+            .unwrap_or_default();
         assert_eq!(span, days_to_duration(DEFAULT_LEAF_DAYS));
 
         let short = Ca::generate(&CaParams::new().valid_for_days(10))?;
         let leaf = short.issue(&CertParams::new(["a.test"])?)?.certificate;
         assert_eq!(leaf.not_after(), short.certificate().not_after());
         let too_long = CertParams::new(["a.test"])?.valid_for_days(11);
-        assert!(matches!(short.issue(&too_long), Err(Error::Validity { .. })));
+        assert!(matches!(
+            short.issue(&too_long),
+            Err(Error::Validity { .. })
+        ));
         Ok(())
     }
 
@@ -763,17 +818,44 @@ mod tests {
         )?;
         ca.issue(&CertParams::new(["localhost", "app.test", "127.0.0.1"])?)?;
         let err = ca.issue(&CertParams::new(["example.com"])?);
-        assert!(matches!(err, Err(Error::OutsideNameConstraints { ref name, .. }) if name == "example.com"));
+        assert!(
+            matches!(err, Err(Error::OutsideNameConstraints { ref name, .. }) if name == "example.com")
+        );
         let err = ca.issue(&CertParams::new(["10.0.0.1"])?);
         assert!(matches!(err, Err(Error::OutsideNameConstraints { .. })));
         Ok(())
     }
 
     #[test]
+    fn default_dir_prefers_caroot_then_xdg_then_home() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.into())
+        };
+        let all = [("CAROOT", "/c"), ("XDG_DATA_HOME", "/x"), ("HOME", "/h")];
+        assert_eq!(default_dir(env(&all)), Some(PathBuf::from("/c")));
+        assert_eq!(default_dir(env(&all[1..])), Some(PathBuf::from("/x/pki")));
+        assert_eq!(
+            default_dir(env(&all[2..])),
+            Some(PathBuf::from("/h/.local/share/pki"))
+        );
+        assert_eq!(
+            default_dir(env(&[("XDG_DATA_HOME", "rel"), ("HOME", "/h")])),
+            Some(PathBuf::from("/h/.local/share/pki"))
+        );
+        assert_eq!(default_dir(env(&[])), None);
+    }
+
+    #[test]
     fn serials_differ_and_are_large() -> Result<()> {
         let ca = Ca::generate(&CaParams::new())?;
-        let a = ca.issue(&CertParams::new(["a.test"])?)?.certificate.serial_hex();
-        let b = ca.issue(&CertParams::new(["a.test"])?)?.certificate.serial_hex();
+        let a = ca
+            .issue(&CertParams::new(["a.test"])?)?
+            .certificate
+            .serial_hex();
+        let b = ca
+            .issue(&CertParams::new(["a.test"])?)?
+            .certificate
+            .serial_hex();
         assert_ne!(a, b);
         assert!(a.len() >= 16, "{a}");
         Ok(())

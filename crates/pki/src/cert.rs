@@ -186,7 +186,10 @@ impl CertParams {
 
     /// Cautions about names some clients reject.
     pub fn warnings(&self) -> Vec<NameWarning> {
-        self.names.iter().filter_map(SubjectAltName::warning).collect()
+        self.names
+            .iter()
+            .filter_map(SubjectAltName::warning)
+            .collect()
     }
 
     /// The profile asked for.
@@ -202,7 +205,11 @@ impl CertParams {
     pub(crate) fn subject_common_name(&self) -> String {
         match &self.common_name {
             Some(cn) => cn.clone(),
-            None => self.names.first().map(|n| n.to_string()).unwrap_or_default(),
+            None => self
+                .names
+                .first()
+                .map(|n| n.to_string())
+                .unwrap_or_default(),
         }
     }
 }
@@ -344,8 +351,13 @@ impl Certificate {
 
     /// Whether the certificate says it is a CA (basicConstraints CA:TRUE).
     pub fn is_ca(&self) -> bool {
-        self.parsed(|c| c.basic_constraints().ok().flatten().is_some_and(|bc| bc.value.ca))
-            .unwrap_or(false)
+        self.parsed(|c| {
+            c.basic_constraints()
+                .ok()
+                .flatten()
+                .is_some_and(|bc| bc.value.ca)
+        })
+        .unwrap_or(false)
     }
 
     /// Whether subject and issuer are the same name (a root or a self-signed leaf).
@@ -395,10 +407,7 @@ pub(crate) fn one_line(name: &X509NameRef) -> String {
     name.entries()
         .map(|e| {
             let key = e.object().nid().short_name().unwrap_or("?");
-            let value = e
-                .data()
-                .to_string()
-                .unwrap_or_else(|_| "?".to_owned());
+            let value = e.data().to_string().unwrap_or_else(|_| "?".to_owned());
             format!("{key}={value}")
         })
         .collect::<Vec<_>>()
@@ -532,7 +541,10 @@ mod tests {
 
     #[test]
     fn params_need_a_name_and_drop_duplicates() -> Result<()> {
-        assert!(matches!(CertParams::new(Vec::<&str>::new()), Err(Error::NoNames)));
+        assert!(matches!(
+            CertParams::new(Vec::<&str>::new()),
+            Err(Error::NoNames)
+        ));
         let p = CertParams::new(["localhost", "LOCALHOST", "127.0.0.1"])?;
         assert_eq!(p.names().len(), 2);
         Ok(())

@@ -92,8 +92,12 @@ impl Csr {
             .or_else(|| params.names.first().map(|n| n.to_string()))
             .unwrap_or_default();
         let subject = crate::ca::subject_name(&cn, params.organization.as_deref(), None)?;
-        builder.set_subject_name(&subject).context("set the CSR subject")?;
-        builder.set_pubkey(key.as_pkey()).context("set the CSR key")?;
+        builder
+            .set_subject_name(&subject)
+            .context("set the CSR subject")?;
+        builder
+            .set_pubkey(key.as_pkey())
+            .context("set the CSR key")?;
         let mut extensions = Stack::new().context("start the CSR extensions")?;
         extensions
             .push(crate::ca::san_extension(&params.names)?)
@@ -216,8 +220,12 @@ impl Csr {
                         (eku.ocsp_signing, "OCSPSigning"),
                         (eku.any, "anyExtendedKeyUsage"),
                     ];
-                    out.extended_key_usage
-                        .extend(known.iter().filter(|(set, _)| *set).map(|(_, n)| (*n).to_owned()));
+                    out.extended_key_usage.extend(
+                        known
+                            .iter()
+                            .filter(|(set, _)| *set)
+                            .map(|(_, n)| (*n).to_owned()),
+                    );
                     out.extended_key_usage
                         .extend(eku.other.iter().map(|oid| oid.to_id_string()));
                 }
@@ -323,11 +331,16 @@ fn parse(bytes: &[u8], origin: Origin) -> Result<Csr> {
             });
         };
         // OpenSSL only reads the modern label; the old one has the same contents.
-        let text = String::from_utf8_lossy(block.text).replace("NEW CERTIFICATE REQUEST", "CERTIFICATE REQUEST");
-        X509Req::from_pem(text.as_bytes()).map_err(|e| malformed(crate::error::openssl_reason(&e)))?
+        let text = String::from_utf8_lossy(block.text)
+            .replace("NEW CERTIFICATE REQUEST", "CERTIFICATE REQUEST");
+        X509Req::from_pem(text.as_bytes())
+            .map_err(|e| malformed(crate::error::openssl_reason(&e)))?
     } else {
         X509Req::from_der(bytes).map_err(|e| {
-            malformed(format!("neither PEM nor DER ({})", crate::error::openssl_reason(&e)))
+            malformed(format!(
+                "neither PEM nor DER ({})",
+                crate::error::openssl_reason(&e)
+            ))
         })?
     };
     Ok(Csr { req, origin })

@@ -94,7 +94,9 @@ pub enum Error {
     },
 
     /// The input is valid PEM, but of another kind than expected.
-    #[error("{origin} holds a {found}, not a {expected}; check the file name and order of arguments")]
+    #[error(
+        "{origin} holds a {found}, not a {expected}; check the file name and order of arguments"
+    )]
     WrongKind {
         /// Where the input came from.
         origin: Origin,
@@ -136,7 +138,9 @@ pub enum Error {
     NoNames,
 
     /// A name lies outside the name constraints of the issuing CA.
-    #[error("{name} is outside what the CA may issue for (permitted: {permitted}); use another CA or drop the name")]
+    #[error(
+        "{name} is outside what the CA may issue for (permitted: {permitted}); use another CA or drop the name"
+    )]
     OutsideNameConstraints {
         /// The offending name.
         name: String,

@@ -154,10 +154,7 @@ impl PrivateKey {
     /// What kind of key this is.
     pub fn algorithm(&self) -> KeyAlgorithm {
         algorithm_of(self.pkey.id(), self.pkey.bits(), || {
-            self.pkey
-                .ec_key()
-                .ok()
-                .and_then(|k| k.group().curve_name())
+            self.pkey.ec_key().ok().and_then(|k| k.group().curve_name())
         })
     }
 
@@ -253,11 +250,7 @@ impl fmt::Debug for PrivateKey {
     }
 }
 
-pub(crate) fn algorithm_of(
-    id: Id,
-    bits: u32,
-    curve: impl FnOnce() -> Option<Nid>,
-) -> KeyAlgorithm {
+pub(crate) fn algorithm_of(id: Id, bits: u32, curve: impl FnOnce() -> Option<Nid>) -> KeyAlgorithm {
     match id {
         Id::RSA | Id::RSA_PSS => KeyAlgorithm::Rsa { bits },
         Id::EC => KeyAlgorithm::Ecdsa {
@@ -301,7 +294,10 @@ fn parse(bytes: &[u8], origin: &Origin, passphrase: Option<&Passphrase>) -> Resu
     };
     let key = if pem::looks_like_pem(bytes) {
         let blocks = pem::blocks(bytes);
-        let Some(block) = blocks.iter().find(|b| KEY_LABELS.contains(&b.label.as_str())) else {
+        let Some(block) = blocks
+            .iter()
+            .find(|b| KEY_LABELS.contains(&b.label.as_str()))
+        else {
             return Err(match blocks.first() {
                 Some(b) => Error::WrongKind {
                     origin: origin.clone(),
@@ -380,7 +376,12 @@ mod tests {
 
     #[test]
     fn every_key_type_generates_and_round_trips() -> Result<()> {
-        for kt in [KeyType::P256, KeyType::P384, KeyType::Ed25519, KeyType::Rsa2048] {
+        for kt in [
+            KeyType::P256,
+            KeyType::P384,
+            KeyType::Ed25519,
+            KeyType::Rsa2048,
+        ] {
             let key = PrivateKey::generate(kt)?;
             let back = PrivateKey::from_pem(&key.to_pem()?)?;
             assert!(back.as_pkey().public_eq(key.as_pkey()), "{kt}");

@@ -1,14 +1,48 @@
-//! stub
+//! `pki` makes the certificates local HTTPS and mutual TLS need, correct by
+//! default: v3, subjectAltName always, keyUsage and extendedKeyUsage by
+//! profile, key identifiers, random 128-bit serials, lifetimes Apple and
+//! browsers accept. It is a thin, typed layer over the `openssl` crate, and
+//! each public function names the `openssl` command it replaces.
+//!
+//! The paved path: a CA, then certificates from it.
+//!
+//! ```
+//! use pki::{Ca, CaParams, CertParams, Profile};
+//!
+//! // `openssl req -x509 -new …`: a root CA, in memory (see `Ca::create_in` for disk).
+//! let ca = Ca::generate(&CaParams::new())?;
+//!
+//! // `openssl req -newkey …` + `openssl x509 -req -CA …`: a server certificate.
+//! let server = ca.issue(&CertParams::new(["localhost", "127.0.0.1", "::1"])?)?;
+//! assert_eq!(server.certificate.subject_alt_names().len(), 3);
+//!
+//! // A client certificate for mutual TLS.
+//! let client = ca.issue(&CertParams::new(["alice@example.test"])?.profile(Profile::Client))?;
+//! assert!(client.certificate.matches_key(&client.key));
+//!
+//! // PEM for files or an `SslAcceptor`; `as_x509`/`as_pkey` for the openssl crate.
+//! let pem = server.chain_pem()?;
+//! assert!(pem.starts_with(b"-----BEGIN CERTIFICATE-----"));
+//! # Ok::<(), pki::Error>(())
+//! ```
+//!
+//! Names are parsed once, at the boundary ([`SubjectAltName::parse`]), and
+//! refused with the rule they break; errors are one [`Error`] enum whose
+//! messages name the file or value. This crate never prints, reads no
+//! environment variables and opens no sockets.
+
 pub mod ca;
 pub mod cert;
 pub mod csr;
+mod der;
 pub mod error;
+pub mod fixtures;
 pub mod fs;
 pub mod key;
 pub mod name;
 pub mod passphrase;
-mod der;
 mod pem;
+
 pub use ca::{Ca, CaParams, Issued};
 pub use cert::{CertParams, Certificate, Profile};
 pub use csr::{Csr, CsrParams};

@@ -107,7 +107,9 @@ pub enum NameError {
     #[error("a wildcard must be a whole label: write *.example.test, not part of a label")]
     PartialWildcard,
     /// `*.com`, `*.co.uk`.
-    #[error("a wildcard directly under the public suffix {suffix:?} would cover other people's sites; clients refuse it")]
+    #[error(
+        "a wildcard directly under the public suffix {suffix:?} would cover other people's sites; clients refuse it"
+    )]
     WildcardUnderPublicSuffix {
         /// The public suffix.
         suffix: String,
@@ -226,7 +228,11 @@ fn parse_name(input: &str) -> Result<SubjectAltName, NameError> {
     if let Some((prefix, rest)) = input.split_once(':') {
         match prefix.to_ascii_lowercase().as_str() {
             "dns" => return parse_dns(rest, true).map(SubjectAltName::Dns),
-            "ip" => return parse_ip(rest).ok_or(NameError::NumericTopLabel).map(SubjectAltName::Ip),
+            "ip" => {
+                return parse_ip(rest)
+                    .ok_or(NameError::NumericTopLabel)
+                    .map(SubjectAltName::Ip);
+            }
             "email" => return parse_email(rest).map(SubjectAltName::Email),
             "uri" => return parse_uri(rest).map(SubjectAltName::Uri),
             _ => {}
@@ -357,7 +363,9 @@ fn parse_email(input: &str) -> Result<String, NameError> {
         return Err(NameError::Email("nothing before the '@'"));
     }
     if local.len() > MAX_LOCAL_PART_LEN {
-        return Err(NameError::Email("the part before '@' is over 64 characters"));
+        return Err(NameError::Email(
+            "the part before '@' is over 64 characters",
+        ));
     }
     if !local
         .bytes()
@@ -380,12 +388,17 @@ fn parse_uri(input: &str) -> Result<String, NameError> {
     let scheme_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
         && chars.all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
     if !scheme_ok {
-        return Err(NameError::Uri("the scheme must start with a letter and hold only letters, digits, '+', '-', '.'"));
+        return Err(NameError::Uri(
+            "the scheme must start with a letter and hold only letters, digits, '+', '-', '.'",
+        ));
     }
     if rest.is_empty() || rest == "//" {
         return Err(NameError::Uri("nothing follows the scheme"));
     }
-    if !input.bytes().all(|b| b.is_ascii_graphic() && !b"<>\"{}|\\^`".contains(&b)) {
+    if !input
+        .bytes()
+        .all(|b| b.is_ascii_graphic() && !b"<>\"{}|\\^`".contains(&b))
+    {
         return Err(NameError::Uri(
             "it holds spaces, non-ASCII or characters URIs escape (<>\"{}|\\^`); percent-encode them",
         ));
@@ -475,7 +488,9 @@ fn parse_constraint(input: &str) -> Result<NameConstraint, NameError> {
                 .parse::<u8>()
                 .ok()
                 .filter(|&p| p <= max)
-                .ok_or(NameError::Constraint("the prefix length must be 0-32 for IPv4, 0-128 for IPv6"))?,
+                .ok_or(NameError::Constraint(
+                    "the prefix length must be 0-32 for IPv4, 0-128 for IPv6",
+                ))?,
         };
         let network = mask_ip(ip, prefix);
         if network != ip {
@@ -556,7 +571,10 @@ mod tests {
     fn international_names_become_punycode() {
         assert_eq!(ok("bücher.example").to_string(), "xn--bcher-kva.example");
         assert_eq!(ok("*.münchen.test").to_string(), "*.xn--mnchen-3ya.test");
-        assert_eq!(ok("jose@bücher.example").to_string(), "jose@xn--bcher-kva.example");
+        assert_eq!(
+            ok("jose@bücher.example").to_string(),
+            "jose@xn--bcher-kva.example"
+        );
         // rfc822Name is IA5String: a non-ASCII local part cannot be encoded.
         assert!(matches!(reason("josé@example.test"), NameError::Email(_)));
     }
@@ -572,12 +590,20 @@ mod tests {
         assert_eq!(reason("f*o.example"), NameError::PartialWildcard);
         assert_eq!(reason("a b.test"), NameError::BadCharacter { ch: ' ' });
         assert_eq!(reason("a!.test"), NameError::BadCharacter { ch: '!' });
-        assert!(matches!(reason(&"a".repeat(64)), NameError::LabelTooLong { len: 64, .. }));
+        assert!(matches!(
+            reason(&"a".repeat(64)),
+            NameError::LabelTooLong { len: 64, .. }
+        ));
         let long = vec!["abcdefghi"; 26].join(".");
         assert!(matches!(reason(&long), NameError::NameTooLong { .. }));
         assert!(matches!(reason("-a.test"), NameError::HyphenAtEdge { .. }));
         assert_eq!(reason("256.1.1.1"), NameError::NumericTopLabel);
-        assert_eq!(reason("localhost:8443"), NameError::HasPort { port: "8443".into() });
+        assert_eq!(
+            reason("localhost:8443"),
+            NameError::HasPort {
+                port: "8443".into()
+            }
+        );
         assert!(matches!(reason("@example.test"), NameError::Email(_)));
         assert!(matches!(reason("a b@example.test"), NameError::Email(_)));
         assert!(matches!(reason("spiffe://"), NameError::Uri(_)));
@@ -586,16 +612,28 @@ mod tests {
 
     #[test]
     fn wildcards_under_public_suffixes_are_refused() {
-        assert!(matches!(reason("*.com"), NameError::WildcardUnderPublicSuffix { .. }));
-        assert!(matches!(reason("*.co.uk"), NameError::WildcardUnderPublicSuffix { .. }));
+        assert!(matches!(
+            reason("*.com"),
+            NameError::WildcardUnderPublicSuffix { .. }
+        ));
+        assert!(matches!(
+            reason("*.co.uk"),
+            NameError::WildcardUnderPublicSuffix { .. }
+        ));
         assert!(ok("*.example.co.uk").warning().is_none());
     }
 
     #[test]
     fn wildcards_under_one_label_warn() {
         for input in ["*.localhost", "*.test"] {
-            let warning = ok(input).warning().map(|w| w.to_string()).unwrap_or_default();
-            assert!(warning.contains("many browsers reject"), "{input}: {warning}");
+            let warning = ok(input)
+                .warning()
+                .map(|w| w.to_string())
+                .unwrap_or_default();
+            assert!(
+                warning.contains("many browsers reject"),
+                "{input}: {warning}"
+            );
         }
         assert!(ok("*.app.test").warning().is_none());
         assert!(ok("localhost").warning().is_none());

@@ -28,10 +28,7 @@ impl Passphrase {
 
     /// Takes the first line of a pass-phrase file, as `openssl -passin file:` does.
     pub fn from_file_contents(contents: &[u8]) -> Self {
-        let line = contents
-            .split(|&b| b == b'\n')
-            .next()
-            .unwrap_or_default();
+        let line = contents.split(|&b| b == b'\n').next().unwrap_or_default();
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         Passphrase(line.to_vec())
     }

@@ -54,7 +54,9 @@ pub(crate) fn describe_label(label: &str) -> String {
     match label {
         "CERTIFICATE" | "TRUSTED CERTIFICATE" | "X509 CERTIFICATE" => "certificate".to_owned(),
         "CERTIFICATE REQUEST" | "NEW CERTIFICATE REQUEST" => "CSR".to_owned(),
-        "PUBLIC KEY" | "RSA PUBLIC KEY" => "public key (the private key is another file)".to_owned(),
+        "PUBLIC KEY" | "RSA PUBLIC KEY" => {
+            "public key (the private key is another file)".to_owned()
+        }
         "PRIVATE KEY" | "RSA PRIVATE KEY" | "EC PRIVATE KEY" | "ENCRYPTED PRIVATE KEY" => {
             "private key".to_owned()
         }
