@@ -13,9 +13,13 @@ fn key_generation(c: &mut Criterion) {
     for kt in KeyType::ALL {
         if matches!(kt, KeyType::Rsa3072 | KeyType::Rsa4096) {
             // Slow and highly variable (prime search): few samples suffice.
-            group.sample_size(10).measurement_time(Duration::from_secs(20));
+            group
+                .sample_size(10)
+                .measurement_time(Duration::from_secs(20));
         } else {
-            group.sample_size(50).measurement_time(Duration::from_secs(5));
+            group
+                .sample_size(50)
+                .measurement_time(Duration::from_secs(5));
         }
         group.bench_with_input(BenchmarkId::from_parameter(kt), &kt, |b, &kt| {
             b.iter(|| PrivateKey::generate(kt).unwrap());
@@ -30,7 +34,10 @@ fn issuing(c: &mut Criterion) {
     c.bench_function("issue_p256_leaf_to_pem", |b| {
         b.iter(|| {
             let issued = ca.issue(&params).unwrap();
-            (issued.certificate.to_pem().unwrap(), issued.key.to_pem().unwrap())
+            (
+                issued.certificate.to_pem().unwrap(),
+                issued.key.to_pem().unwrap(),
+            )
         });
     });
 
@@ -45,7 +52,9 @@ fn issuing(c: &mut Criterion) {
 fn fixtures(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let mut group = c.benchmark_group("fixtures");
-    group.sample_size(10).measurement_time(Duration::from_secs(20));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(20));
     group.bench_function("write_fixture_set", |b| {
         b.iter(|| pki::fixtures::write_all(dir.path()).unwrap());
     });

@@ -232,6 +232,17 @@ impl Ca {
     /// Issues an intermediate CA under this one (pathlen 0, so it issues
     /// leaves only); its chain carries this CA and the ones above.
     pub fn issue_intermediate(&self, params: &CaParams) -> Result<Ca> {
+        let path_len = self.cert.parsed(|c| {
+            c.basic_constraints()
+                .ok()
+                .flatten()
+                .and_then(|bc| bc.value.path_len_constraint)
+        });
+        if path_len.flatten() == Some(0) {
+            return Err(Error::PathLenZero {
+                subject: self.cert.subject(),
+            });
+        }
         let key = PrivateKey::generate(params.key_type)?;
         let cn = params
             .common_name
@@ -828,14 +839,16 @@ mod tests {
 
     #[test]
     fn default_dir_prefers_caroot_then_xdg_then_home() {
-        let env = |pairs: &'static [(&'static str, &'static str)]| {
+        fn env(
+            pairs: &'static [(&'static str, &'static str)],
+        ) -> impl Fn(&str) -> Option<std::ffi::OsString> {
             move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.into())
-        };
-        let all = [("CAROOT", "/c"), ("XDG_DATA_HOME", "/x"), ("HOME", "/h")];
-        assert_eq!(default_dir(env(&all)), Some(PathBuf::from("/c")));
-        assert_eq!(default_dir(env(&all[1..])), Some(PathBuf::from("/x/pki")));
+        }
+        const ALL: [(&str, &str); 3] = [("CAROOT", "/c"), ("XDG_DATA_HOME", "/x"), ("HOME", "/h")];
+        assert_eq!(default_dir(env(&ALL)), Some(PathBuf::from("/c")));
+        assert_eq!(default_dir(env(&ALL[1..])), Some(PathBuf::from("/x/pki")));
         assert_eq!(
-            default_dir(env(&all[2..])),
+            default_dir(env(&ALL[2..])),
             Some(PathBuf::from("/h/.local/share/pki"))
         );
         assert_eq!(
@@ -843,6 +856,17 @@ mod tests {
             Some(PathBuf::from("/h/.local/share/pki"))
         );
         assert_eq!(default_dir(env(&[])), None);
+    }
+
+    #[test]
+    fn an_intermediate_cannot_issue_another_ca() -> Result<()> {
+        let root = Ca::generate(&CaParams::new())?;
+        let intermediate = root.issue_intermediate(&CaParams::new())?;
+        assert_eq!(intermediate.chain().len(), 1);
+        assert_eq!(intermediate.root(), root.certificate());
+        let err = intermediate.issue_intermediate(&CaParams::new());
+        assert!(matches!(err, Err(Error::PathLenZero { .. })));
+        Ok(())
     }
 
     #[test]

@@ -178,6 +178,15 @@ pub enum Error {
         origin: Origin,
     },
 
+    /// The CA's pathlen forbids issuing another CA under it (mkcert's roots have pathlen 0).
+    #[error(
+        "the CA '{subject}' has pathlen 0: it may issue leaf certificates only, not an intermediate CA; create a new root for intermediates"
+    )]
+    PathLenZero {
+        /// The CA's subject.
+        subject: String,
+    },
+
     /// A CA directory lacks one of its files.
     #[error("the CA in {} is incomplete: {} is missing; restore it or create a new CA in another directory", dir.display(), missing.display())]
     CaIncomplete {
