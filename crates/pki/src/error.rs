@@ -219,6 +219,20 @@ pub enum Error {
         reason: String,
     },
 
+    /// A password cannot be used.
+    #[error("the password cannot be used: {reason}")]
+    InvalidPassword {
+        /// Why.
+        reason: &'static str,
+    },
+
+    /// The linked OpenSSL cannot do what was asked.
+    #[error("not supported here: {what}")]
+    Unsupported {
+        /// What is missing.
+        what: &'static str,
+    },
+
     /// A subject field cannot be encoded.
     #[error("invalid subject field {field}={value:?}: {reason}")]
     InvalidSubject {

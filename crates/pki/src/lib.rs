@@ -42,6 +42,7 @@ pub mod key;
 pub mod name;
 pub mod passphrase;
 mod pem;
+pub mod pkcs12;
 
 pub use ca::{Ca, CaParams, Issued};
 pub use cert::{CertParams, Certificate, Profile};
@@ -50,3 +51,4 @@ pub use error::{Error, Origin, Result};
 pub use key::{KeyType, PrivateKey};
 pub use name::{NameConstraint, SubjectAltName};
 pub use passphrase::Passphrase;
+pub use pkcs12::{Pkcs12Bundle, Pkcs12Encryption};
