@@ -43,6 +43,7 @@ pub mod name;
 pub mod passphrase;
 mod pem;
 pub mod pkcs12;
+pub mod verify;
 
 pub use ca::{Ca, CaParams, Issued};
 pub use cert::{CertParams, Certificate, Profile};
