@@ -712,6 +712,12 @@ pub(crate) fn san_extension(names: &[SubjectAltName]) -> Result<X509Extension> {
     der_extension("2.5.29.17", false, &crate::der::general_names(names))
 }
 
+/// authorityKeyIdentifier holding just the key id (for CRLs, which have no
+/// X509v3 context to derive it from).
+pub(crate) fn authority_key_id_extension(key_id: &[u8]) -> Result<X509Extension> {
+    der_extension("2.5.29.35", false, &crate::der::key_identifier(key_id))
+}
+
 fn der_extension(oid: &str, critical: bool, der: &[u8]) -> Result<X509Extension> {
     let oid = Asn1Object::from_str(oid).context("parse an extension OID")?;
     let value = Asn1OctetString::new_from_bytes(der).context("wrap an extension value")?;

@@ -488,6 +488,12 @@ pub(crate) fn to_system_time(time: &Asn1TimeRef) -> SystemTime {
 
 /// Formats a time as `2025-06-11 14:03:00 UTC`, as people read dates in messages.
 pub fn format_time(time: SystemTime) -> String {
+    let (y, m, d, hh, mm, ss) = utc_parts(time);
+    format!("{y:04}-{m:02}-{d:02} {hh:02}:{mm:02}:{ss:02} UTC")
+}
+
+/// Year, month, day, hour, minute, second of a time in UTC.
+pub(crate) fn utc_parts(time: SystemTime) -> (i64, u32, u32, i64, i64, i64) {
     let secs = match time.duration_since(UNIX_EPOCH) {
         Ok(d) => d.as_secs() as i64,
         Err(e) => -(e.duration().as_secs() as i64),
@@ -495,12 +501,7 @@ pub fn format_time(time: SystemTime) -> String {
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    (y, m, d, rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
 /// Days since 1970-01-01 to a (year, month, day) date, after Howard

@@ -7,6 +7,11 @@ use std::net::IpAddr;
 
 use crate::name::{NameConstraint, SubjectAltName};
 
+const INTEGER: u8 = 0x02;
+const OCTET_STRING: u8 = 0x04;
+const ENUMERATED: u8 = 0x0a;
+const UTC_TIME: u8 = 0x17;
+const GENERALIZED_TIME: u8 = 0x18;
 const SEQUENCE: u8 = 0x30;
 const CONTEXT_0_CONSTRUCTED: u8 = 0xa0;
 const RFC822_NAME: u8 = 0x81;
@@ -64,6 +69,53 @@ fn prefix_mask(len: usize, prefix: u8) -> Vec<u8> {
             (0xff00u16 >> bits_here) as u8
         })
         .collect()
+}
+
+/// A CRL entry (`RevokedCertificate`): serial, date and, unless
+/// unspecified, a reasonCode entry extension (RFC 5280 §5.3.1).
+pub(crate) fn revoked_entry(
+    serial: &[u8],
+    at: std::time::SystemTime,
+    reason_code: Option<u8>,
+) -> Vec<u8> {
+    let mut body = integer(serial);
+    body.extend(time(at));
+    if let Some(code) = reason_code {
+        let reason_oid = [0x06, 0x03, 0x55, 0x1d, 0x15];
+        let value = tlv(OCTET_STRING, &tlv(ENUMERATED, &[code]));
+        let ext = tlv(SEQUENCE, &[&reason_oid[..], &value].concat());
+        body.extend(tlv(SEQUENCE, &ext));
+    }
+    tlv(SEQUENCE, &body)
+}
+
+/// `AuthorityKeyIdentifier` with only `[0] keyIdentifier`.
+pub(crate) fn key_identifier(key_id: &[u8]) -> Vec<u8> {
+    tlv(SEQUENCE, &tlv(0x80, key_id))
+}
+
+/// A positive INTEGER from big-endian magnitude bytes.
+fn integer(magnitude: &[u8]) -> Vec<u8> {
+    let trimmed: Vec<u8> = magnitude.iter().copied().skip_while(|&b| b == 0).collect();
+    let mut value = if trimmed.first().is_none_or(|&b| b & 0x80 != 0) {
+        vec![0]
+    } else {
+        Vec::new()
+    };
+    value.extend(trimmed);
+    tlv(INTEGER, &value)
+}
+
+/// UTCTime before 2050, GeneralizedTime from then on (RFC 5280 §4.1.2.5).
+fn time(at: std::time::SystemTime) -> Vec<u8> {
+    let (y, m, d, hh, mm, ss) = crate::cert::utc_parts(at);
+    if (1950..2050).contains(&y) {
+        let text = format!("{:02}{m:02}{d:02}{hh:02}{mm:02}{ss:02}Z", y % 100);
+        tlv(UTC_TIME, text.as_bytes())
+    } else {
+        let text = format!("{y:04}{m:02}{d:02}{hh:02}{mm:02}{ss:02}Z");
+        tlv(GENERALIZED_TIME, text.as_bytes())
+    }
 }
 
 fn tlv(tag: u8, value: &[u8]) -> Vec<u8> {

@@ -219,6 +219,15 @@ pub enum Error {
         reason: String,
     },
 
+    /// A serial number typed by a user is not hex.
+    #[error(
+        "{input:?} is not a serial number; give it in hex as `openssl x509 -noout -serial` prints it"
+    )]
+    InvalidSerial {
+        /// What was typed.
+        input: String,
+    },
+
     /// A password cannot be used.
     #[error("the password cannot be used: {reason}")]
     InvalidPassword {

@@ -33,6 +33,7 @@
 
 pub mod ca;
 pub mod cert;
+pub mod crl;
 pub mod csr;
 mod der;
 pub mod error;
