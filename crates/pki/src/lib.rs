@@ -44,6 +44,7 @@ pub mod name;
 pub mod passphrase;
 mod pem;
 pub mod pkcs12;
+pub mod testing;
 pub mod verify;
 
 pub use ca::{Ca, CaParams, Issued};
