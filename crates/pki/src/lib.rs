@@ -39,6 +39,7 @@ mod der;
 pub mod error;
 pub mod fixtures;
 pub mod fs;
+pub mod inspect;
 pub mod key;
 pub mod name;
 pub mod passphrase;
