@@ -1,1 +1,744 @@
-//! stub
+//! The harness of the end-to-end tests: it writes the fixture set once, runs
+//! the verifiers we did not write (`openssl`, `curl`, `python3`) with a time
+//! limit, and starts TLS servers on loopback that are killed when dropped, so
+//! every test reads like a user's session and none can hang.
+
+use std::ffi::{OsStr, OsString};
+use std::fmt;
+use std::fs::{self, OpenOptions};
+use std::io::Read;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::OnceLock;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use pki::fixtures::Family;
+use tempfile::TempDir;
+
+/// What tests return: `?` works on `pki::Error`, `io::Error` and the rest.
+pub type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+/// How long any one external command may run before it is killed.
+pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long a server may take to accept connections after it was started.
+pub const SERVER_START_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Name prefix of the fixture directories in the system's temp directory.
+const FIXTURES_PREFIX: &str = "pki-e2e-fixtures-";
+
+/// The fixture set (`pki::fixtures::write_all`), written once per test
+/// process into a temporary directory that lives as long as the process.
+/// It holds `ecdsa/` and `rsa/`; the file names are in `README.md` there.
+pub fn fixtures() -> &'static Path {
+    static ROOT: OnceLock<PathBuf> = OnceLock::new();
+    ROOT.get_or_init(|| {
+        remove_stale_fixture_sets();
+        let dir = tempfile::Builder::new()
+            .prefix(FIXTURES_PREFIX)
+            .tempdir()
+            .unwrap_or_else(|e| panic!("failed to create a directory for the fixtures: {e}"));
+        // Kept for the whole process: tests on other threads read it until the end.
+        let root = dir.keep();
+        if let Err(e) = pki::fixtures::write_all(&root) {
+            panic!(
+                "failed to write the fixture set into {}: {e}",
+                root.display()
+            );
+        }
+        root
+    })
+}
+
+/// Removes fixture sets earlier test processes left behind (statics are
+/// never dropped, so no process removes its own). Only sets older than an
+/// hour go, so a test run going on at the same time keeps its set.
+fn remove_stale_fixture_sets() {
+    let Ok(entries) = fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if !entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with(FIXTURES_PREFIX)
+        {
+            continue;
+        }
+        let stale = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > Duration::from_secs(3600));
+        if stale {
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// The fixture directory of one family (`<root>/ecdsa` or `<root>/rsa`).
+pub fn family_dir(family: Family) -> PathBuf {
+    fixtures().join(family.dir_name())
+}
+
+/// A fixture file of one family, for instance `fixture(Family::Rsa, "ca.pem")`.
+pub fn fixture(family: Family, name: &str) -> PathBuf {
+    let path = family_dir(family).join(name);
+    assert!(
+        path.is_file(),
+        "fixture {} does not exist; is the file name in pki's fixtures README?",
+        path.display()
+    );
+    path
+}
+
+/// A fresh temporary directory, removed when dropped.
+pub fn tempdir() -> TempDir {
+    tempfile::Builder::new()
+        .prefix("pki-e2e-")
+        .tempdir()
+        .unwrap_or_else(|e| panic!("failed to create a temporary directory: {e}"))
+}
+
+/// Writes a test input file (a pass phrase, a config, a tampered PEM).
+#[expect(
+    clippy::disallowed_methods,
+    reason = "test inputs need no atomic write, and writing them through pki::fs would test pki with itself"
+)]
+pub fn write_file(path: &Path, contents: impl AsRef<[u8]>) {
+    fs::write(path, contents)
+        .unwrap_or_else(|e| panic!("failed to write test input {}: {e}", path.display()));
+}
+
+/// Reads a file the test expects to be there.
+pub fn read_file(path: &Path) -> Vec<u8> {
+    fs::read(path).unwrap_or_else(|e| panic!("failed to read {}: {e}", path.display()))
+}
+
+/// Reads a text file the test expects to be there.
+pub fn read_text(path: &Path) -> String {
+    String::from_utf8_lossy(&read_file(path)).into_owned()
+}
+
+/// The PEM blocks of a text labelled `label`, each with its BEGIN and END
+/// lines and a final newline, in order. Used to split a chain file by hand,
+/// without asking `pki` to parse what `pki` wrote.
+pub fn pem_blocks(text: &str, label: &str) -> Vec<String> {
+    let begin = format!("-----BEGIN {label}-----");
+    let end = format!("-----END {label}-----");
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find(&begin) {
+        let Some(stop) = rest[start..].find(&end).map(|i| start + i + end.len()) else {
+            break;
+        };
+        out.push(format!("{}\n", &rest[start..stop]));
+        rest = &rest[stop..];
+    }
+    out
+}
+
+/// What `openssl x509 -noout -text` says about a certificate file.
+pub fn x509_text(path: &Path) -> String {
+    openssl(["x509", "-noout", "-text", "-in"])
+        .arg(path)
+        .assert_success()
+        .stdout
+}
+
+/// One extension in `openssl x509 -text` (or `req -text`) output, found by
+/// the name OpenSSL prints after `X509v3 `: whether it is critical, and its
+/// value (the more indented lines under it, trimmed, joined by newlines).
+pub fn extension(text: &str, name: &str) -> Option<Extension> {
+    let header = format!("X509v3 {name}:");
+    let mut lines = text
+        .lines()
+        .skip_while(|l| !l.trim_start().starts_with(&header));
+    let first = lines.next()?;
+    let indent = first.len() - first.trim_start().len();
+    let value = lines
+        .take_while(|l| l.len() - l.trim_start().len() > indent)
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join("\n");
+    Some(Extension {
+        critical: first.trim_end().ends_with("critical"),
+        value,
+    })
+}
+
+/// An extension as `openssl x509 -text` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Extension {
+    /// Whether it is marked critical.
+    pub critical: bool,
+    /// Its value as printed.
+    pub value: String,
+}
+
+/// The names of the files in `dir` that `pki::fs` would leave behind if a
+/// write failed halfway (its temp files start with `.pki-`).
+pub fn leftover_temp_files(dir: &Path) -> Vec<String> {
+    fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("failed to list {}: {e}", dir.display()))
+        .filter_map(|entry| entry.ok())
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with(".pki-"))
+        .collect()
+}
+
+/// The Unix permission bits of a file or directory.
+pub fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    fs::metadata(path)
+        .unwrap_or_else(|e| panic!("failed to stat {}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+/// Whether every tool is installed. A missing tool fails the test when the
+/// `CI` environment variable is set (CI must have it); on a developer
+/// machine the test is skipped, loudly, and should `return` at once.
+pub fn require_tools(tools: &[&str]) -> bool {
+    tools.iter().all(|tool| require_tool(tool))
+}
+
+/// [`require_tools`] for one tool.
+pub fn require_tool(name: &str) -> bool {
+    if find_in_path(name).is_some() {
+        return true;
+    }
+    let package = debian_package(name);
+    if std::env::var_os("CI").is_some() {
+        panic!("{name} is not installed, and CI must run every test: apt-get install {package}");
+    }
+    skip(&format!(
+        "{name} is not installed (Debian package {package}); this test did NOT run"
+    ));
+    false
+}
+
+/// Prints a line that makes a skipped check impossible to miss.
+#[expect(
+    clippy::print_stderr,
+    reason = "a skipped check must be visible in the test output"
+)]
+pub fn skip(why: &str) {
+    eprintln!("\n!!!!!!!! SKIP: {why} !!!!!!!!\n");
+}
+
+fn debian_package(tool: &str) -> &'static str {
+    match tool {
+        "openssl" => "openssl",
+        "curl" => "curl",
+        "python3" => "python3",
+        "sh" => "dash",
+        "keytool" => "openjdk-17-jre-headless",
+        _ => "(unknown: look it up with apt-file search)",
+    }
+}
+
+fn find_in_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
+}
+
+/// A command to run with a time limit, its output captured for assertions
+/// that show the whole session when they fail (after ripgrep's `TestCommand`).
+#[derive(Debug)]
+pub struct TestCommand {
+    cmd: Command,
+    timeout: Duration,
+}
+
+impl TestCommand {
+    /// A command running `program`; stdin is empty, so nothing can prompt.
+    pub fn new(program: impl AsRef<OsStr>) -> Self {
+        TestCommand {
+            cmd: Command::new(program),
+            timeout: COMMAND_TIMEOUT,
+        }
+    }
+
+    /// Adds one argument.
+    pub fn arg(&mut self, arg: impl AsRef<OsStr>) -> &mut Self {
+        self.cmd.arg(arg);
+        self
+    }
+
+    /// Adds arguments.
+    pub fn args<I, S>(&mut self, args: I) -> &mut Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.cmd.args(args);
+        self
+    }
+
+    /// Runs in `dir`.
+    pub fn current_dir(&mut self, dir: &Path) -> &mut Self {
+        self.cmd.current_dir(dir);
+        self
+    }
+
+    /// Changes the time limit.
+    pub fn timeout(&mut self, timeout: Duration) -> &mut Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The command line, as a person would type it.
+    pub fn command_line(&self) -> String {
+        let mut parts: Vec<OsString> = vec![self.cmd.get_program().to_os_string()];
+        parts.extend(self.cmd.get_args().map(OsStr::to_os_string));
+        let line = parts
+            .iter()
+            .map(|p| {
+                let s = p.to_string_lossy();
+                if s.is_empty() || s.contains([' ', '\'', '"', '\n']) {
+                    format!("'{}'", s.replace('\'', r"'\''"))
+                } else {
+                    s.into_owned()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+        match self.cmd.get_current_dir() {
+            Some(dir) => format!("(cd {} && {line})", dir.display()),
+            None => line,
+        }
+    }
+
+    /// Runs the command to its end and returns what it did. Panics if it
+    /// cannot start or outlives its time limit (it is killed first).
+    pub fn output(&mut self) -> Output {
+        let command = self.command_line();
+        let mut child = self
+            .cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("failed to start `{command}`: {e}"));
+        let stdout = drain(child.stdout.take());
+        let stderr = drain(child.stderr.take());
+        let deadline = Instant::now() + self.timeout;
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(status)) => break Some(status),
+                Ok(None) if Instant::now() >= deadline => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    break None;
+                }
+                Ok(None) => thread::sleep(Duration::from_millis(10)),
+                Err(e) => panic!("failed to wait for `{command}`: {e}"),
+            }
+        };
+        let stdout = stdout.join().unwrap_or_default();
+        let stderr = stderr.join().unwrap_or_default();
+        let Some(status) = status else {
+            panic!(
+                "`{command}` did not finish within {:?} and was killed\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
+                self.timeout
+            );
+        };
+        Output {
+            command,
+            status,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Runs the command and panics, showing everything, unless it succeeds.
+    pub fn assert_success(&mut self) -> Output {
+        let out = self.output();
+        assert!(
+            out.status.success(),
+            "expected success, but it failed\n{out}"
+        );
+        out
+    }
+
+    /// Runs the command and panics, showing everything, unless it fails.
+    /// Callers go on to assert the specific failure.
+    pub fn assert_failure(&mut self) -> Output {
+        let out = self.output();
+        assert!(
+            !out.status.success(),
+            "expected a failure, but it succeeded\n{out}"
+        );
+        out
+    }
+}
+
+fn drain(pipe: Option<impl Read + Send + 'static>) -> thread::JoinHandle<String> {
+    thread::spawn(move || {
+        let mut bytes = Vec::new();
+        if let Some(mut pipe) = pipe {
+            let _ = pipe.read_to_end(&mut bytes);
+        }
+        String::from_utf8_lossy(&bytes).into_owned()
+    })
+}
+
+/// What a finished command did. Its `Display` is the whole session, for
+/// assertion messages.
+#[derive(Debug, Clone)]
+pub struct Output {
+    /// The command line.
+    pub command: String,
+    /// How it ended.
+    pub status: ExitStatus,
+    /// Everything it printed on stdout.
+    pub stdout: String,
+    /// Everything it printed on stderr.
+    pub stderr: String,
+}
+
+impl Output {
+    /// The exit code (`None` if a signal ended it).
+    pub fn code(&self) -> Option<i32> {
+        self.status.code()
+    }
+
+    /// Asserts the exit code.
+    pub fn assert_code(&self, code: i32) -> &Self {
+        assert_eq!(self.code(), Some(code), "expected exit code {code}\n{self}");
+        self
+    }
+
+    /// Asserts that stdout contains `needle`.
+    pub fn assert_stdout_contains(&self, needle: &str) -> &Self {
+        assert!(
+            self.stdout.contains(needle),
+            "expected stdout to contain {needle:?}\n{self}"
+        );
+        self
+    }
+
+    /// Asserts that stdout does not contain `needle`.
+    pub fn assert_stdout_lacks(&self, needle: &str) -> &Self {
+        assert!(
+            !self.stdout.contains(needle),
+            "expected stdout not to contain {needle:?}\n{self}"
+        );
+        self
+    }
+
+    /// Asserts that stderr contains `needle`.
+    pub fn assert_stderr_contains(&self, needle: &str) -> &Self {
+        assert!(
+            self.stderr.contains(needle),
+            "expected stderr to contain {needle:?}\n{self}"
+        );
+        self
+    }
+
+    /// Asserts that stdout or stderr contains `needle` (openssl prints
+    /// verification errors on one or the other depending on the command).
+    pub fn assert_output_contains(&self, needle: &str) -> &Self {
+        assert!(
+            self.stdout.contains(needle) || self.stderr.contains(needle),
+            "expected the output to contain {needle:?}\n{self}"
+        );
+        self
+    }
+}
+
+impl fmt::Display for Output {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "command: {}\nstatus:  {}\n--- stdout ---\n{}\n--- stderr ---\n{}\n--------------",
+            self.command,
+            self.status,
+            self.stdout.trim_end(),
+            self.stderr.trim_end()
+        )
+    }
+}
+
+/// `openssl` with the given arguments.
+pub fn openssl<I, S>(args: I) -> TestCommand
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let mut cmd = TestCommand::new("openssl");
+    cmd.args(args);
+    cmd
+}
+
+/// `openssl` with a command line split at whitespace, so recipes read as
+/// typed: `openssl_line("genrsa -out root_ca.key 2048")`. There is no
+/// quoting; arguments with spaces go through [`openssl`] or `.arg()`.
+pub fn openssl_line(line: &str) -> TestCommand {
+    openssl(line.split_whitespace())
+}
+
+/// `curl` set up for tests: quiet but showing errors, bounded in time, and
+/// never through a proxy from the environment. Add the URL and options.
+pub fn curl() -> TestCommand {
+    let mut cmd = TestCommand::new("curl");
+    cmd.args([
+        "--silent",
+        "--show-error",
+        "--max-time",
+        "10",
+        "--noproxy",
+        "*",
+    ]);
+    cmd
+}
+
+/// `python3 -c script args…`: the script sees `args` as `sys.argv[1:]`.
+pub fn python<I, S>(script: &str, args: I) -> TestCommand
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let mut cmd = TestCommand::new("python3");
+    cmd.arg("-c").arg(script).args(args);
+    cmd
+}
+
+/// A TCP port on 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> u16 {
+    free_port_on(IpAddr::V4(Ipv4Addr::LOCALHOST))
+}
+
+/// A TCP port on `ip` that was free a moment ago.
+pub fn free_port_on(ip: IpAddr) -> u16 {
+    TcpListener::bind((ip, 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("failed to find a free port on {ip}: {e}"))
+}
+
+/// Whether this machine has IPv6 loopback (`::1`).
+pub fn has_ipv6_loopback() -> bool {
+    TcpListener::bind((Ipv6Addr::LOCALHOST, 0)).is_ok()
+}
+
+/// A TLS server on loopback, started by the harness and killed when dropped.
+/// Its stdout and stderr go to one log, shown by failed assertions.
+#[derive(Debug)]
+pub struct Server {
+    child: Child,
+    addr: SocketAddr,
+    what: String,
+    ready_marker: &'static str,
+    log: PathBuf,
+    _dir: TempDir,
+}
+
+impl Server {
+    /// `openssl s_server -www -accept 127.0.0.1:PORT args…`, run in `dir`:
+    /// it answers any GET with a status page ("Ciphers supported in s_server binary").
+    pub fn openssl_www<I, S>(dir: &Path, args: I) -> Server
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        Self::openssl_www_on(IpAddr::V4(Ipv4Addr::LOCALHOST), dir, args)
+    }
+
+    /// [`Server::openssl_www`] listening on `ip` (`::1` for IPv6 loopback).
+    pub fn openssl_www_on<I, S>(ip: IpAddr, dir: &Path, args: I) -> Server
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let args: Vec<OsString> = args
+            .into_iter()
+            .map(|a| a.as_ref().to_os_string())
+            .collect();
+        // s_server prints ACCEPT once it listens.
+        Self::start("openssl s_server", ip, "ACCEPT", |port| {
+            let mut cmd = Command::new("openssl");
+            cmd.current_dir(dir)
+                .args(["s_server", "-www", "-accept"])
+                .arg(SocketAddr::new(ip, port).to_string())
+                .args(&args);
+            cmd
+        })
+    }
+
+    /// `python3 -u -c script args… PORT` on 127.0.0.1: the script gets the
+    /// port to listen on as its last argument, and prints a line `READY`
+    /// once it listens.
+    pub fn python<I, S>(dir: &Path, script: &str, args: I) -> Server
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let args: Vec<OsString> = args
+            .into_iter()
+            .map(|a| a.as_ref().to_os_string())
+            .collect();
+        Self::start(
+            "python3 TLS server",
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            "READY",
+            |port| {
+                let mut cmd = Command::new("python3");
+                cmd.current_dir(dir)
+                    .args(["-u", "-c", script])
+                    .args(&args)
+                    .arg(port.to_string());
+                cmd
+            },
+        )
+    }
+
+    /// Starts the command `make(port)` builds and waits, at most
+    /// [`SERVER_START_TIMEOUT`], until it has printed `ready_marker` and
+    /// accepts connections on `ip:port`. If another test took the port in
+    /// the meantime, it tries another.
+    pub fn start(
+        what: &str,
+        ip: IpAddr,
+        ready_marker: &'static str,
+        make: impl Fn(u16) -> Command,
+    ) -> Server {
+        let mut last_log = String::new();
+        for _ in 0..3 {
+            let dir = tempdir();
+            let port = free_port_on(ip);
+            let log = dir.path().join("server.log");
+            let file = OpenOptions::new()
+                .create_new(true)
+                .append(true)
+                .open(&log)
+                .unwrap_or_else(|e| panic!("failed to create {}: {e}", log.display()));
+            let file2 = file
+                .try_clone()
+                .unwrap_or_else(|e| panic!("failed to share {}: {e}", log.display()));
+            let mut cmd = make(port);
+            let child = cmd
+                .stdin(Stdio::null())
+                .stdout(Stdio::from(file))
+                .stderr(Stdio::from(file2))
+                .spawn()
+                .unwrap_or_else(|e| panic!("failed to start {what} ({cmd:?}): {e}"));
+            let mut server = Server {
+                child,
+                addr: SocketAddr::new(ip, port),
+                what: format!("{what} ({cmd:?})"),
+                ready_marker,
+                log,
+                _dir: dir,
+            };
+            match server.wait_until_ready() {
+                Ok(()) => return server,
+                // Another test took the port between free_port and bind.
+                Err(log) if log.contains("in use") => last_log = log,
+                Err(log) => panic!(
+                    "{} did not start\n--- server log ---\n{log}\n------------------",
+                    server.what
+                ),
+            }
+        }
+        panic!("{what} found no free port in three attempts\n--- last log ---\n{last_log}");
+    }
+
+    fn wait_until_ready(&mut self) -> Result<(), String> {
+        let deadline = Instant::now() + SERVER_START_TIMEOUT;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(format!("exited early with {status}\n{}", self.log()));
+            }
+            // The marker first: a connection alone could reach another
+            // process that holds the port, while ours fails to bind.
+            if self.log().contains(self.ready_marker)
+                && TcpStream::connect_timeout(&self.addr, Duration::from_millis(200)).is_ok()
+            {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                let _ = self.child.kill();
+                return Err(format!(
+                    "not accepting connections on {} after {SERVER_START_TIMEOUT:?}\n{}",
+                    self.addr,
+                    self.log()
+                ));
+            }
+            thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// `https://host:port/`, with brackets around an IPv6 address.
+    pub fn url(&self, host: &str) -> String {
+        if host.contains(':') {
+            format!("https://[{host}]:{}/", self.port())
+        } else {
+            format!("https://{host}:{}/", self.port())
+        }
+    }
+
+    /// Everything the server printed so far.
+    pub fn log(&self) -> String {
+        fs::read(&self.log)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
+    }
+
+    /// Waits (at most five seconds) until the server's log contains
+    /// `needle`, and panics with the log if it never does.
+    pub fn assert_log_contains(&self, needle: &str) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if self.log().contains(needle) {
+                return;
+            }
+            thread::sleep(Duration::from_millis(25));
+        }
+        panic!(
+            "expected the log of {} to contain {needle:?}\n--- server log ---\n{}\n------------------",
+            self.what,
+            self.log()
+        );
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pem_blocks_split_a_chain() {
+        let text = "x\n-----BEGIN CERTIFICATE-----\nAA\n-----END CERTIFICATE-----\n-----BEGIN CERTIFICATE-----\nBB\n-----END CERTIFICATE-----\n";
+        let blocks = pem_blocks(text, "CERTIFICATE");
+        assert_eq!(blocks.len(), 2);
+        assert!(blocks[1].contains("BB"));
+        assert!(blocks[0].ends_with("-----END CERTIFICATE-----\n"));
+    }
+
+    #[test]
+    fn command_line_quotes_what_needs_it() {
+        let mut cmd = TestCommand::new("openssl");
+        cmd.args(["req", "-subj", "/CN=a b"]);
+        assert_eq!(cmd.command_line(), "openssl req -subj '/CN=a b'");
+    }
+}

@@ -338,6 +338,10 @@ impl Ca {
                 dir: dir.to_path_buf(),
             });
         }
+        if let Some(p) = passphrase {
+            // Refuse before anything, directory included, is created.
+            p.check_strength()?;
+        }
         let ca = Ca::generate(params)?;
         fs::create_private_dir(dir)?;
         let exists = |e: Error| match e {
@@ -784,6 +788,29 @@ impl Ca {
     pub fn key_algorithm(&self) -> KeyAlgorithm {
         self.key.algorithm()
     }
+
+    /// What strict clients will hold against certificates this CA issues,
+    /// for CAs made elsewhere (the seed recipes' `openssl req -x509` root has
+    /// no keyUsage). Empty for every CA `pki` makes.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for ca in std::iter::once(&self.cert).chain(&self.chain) {
+            let x509 = ca.as_x509();
+            if x509.key_usage().is_none() {
+                out.push(format!(
+                    "the CA '{}' has no keyUsage extension; strict verifiers (openssl verify -x509_strict, Python 3.13+) refuse the certificates it issues; create a new CA with pki",
+                    ca.subject()
+                ));
+            }
+            if x509.subject_key_id().is_none() {
+                out.push(format!(
+                    "the CA '{}' has no subjectKeyIdentifier; strict verifiers refuse chains through it",
+                    ca.subject()
+                ));
+            }
+        }
+        out
+    }
 }
 
 #[cfg(test)]
@@ -797,6 +824,7 @@ mod tests {
         let ca = Ca::generate(&CaParams::new())?;
         assert!(ca.certificate().is_ca());
         assert!(ca.certificate().is_self_issued());
+        assert!(ca.warnings().is_empty(), "{:?}", ca.warnings());
         let issued = ca.issue(&CertParams::new(["localhost", "127.0.0.1", "::1"])?)?;
         assert!(!issued.certificate.is_ca());
         assert_eq!(issued.certificate.subject_alt_names().len(), 3);

@@ -120,8 +120,8 @@ pub enum Error {
         origin: Origin,
     },
 
-    /// An empty pass phrase would encrypt with nothing.
-    #[error("the pass phrase is empty; choose one of at least {min} characters", min = crate::passphrase::MIN_LEN)]
+    /// A pass phrase too short to encrypt with.
+    #[error("the pass phrase is too short; choose one of at least {min} characters", min = crate::passphrase::MIN_LEN)]
     PassphraseTooShort,
 
     /// A name typed by a user cannot go into a certificate.

@@ -1,0 +1,18 @@
+//! The one end-to-end test binary of the workspace: everything `pki` writes
+//! is judged here by verifiers we did not write (`openssl verify`,
+//! `openssl s_server`, `curl`, Python's `ssl`), with a negative twin for
+//! each way a certificate must be refused.
+
+// Test code: a failed unwrap is a failed test, with the value in the message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "e2e/bad_input.rs"]
+mod bad_input;
+#[path = "e2e/handshake.rs"]
+mod handshake;
+#[path = "e2e/interop.rs"]
+mod interop;
+#[path = "e2e/seeds.rs"]
+mod seeds;
+#[path = "e2e/verify.rs"]
+mod verify;
