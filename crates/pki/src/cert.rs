@@ -349,15 +349,22 @@ impl Certificate {
             .is_ok_and(|pk| pk.public_eq(key.as_pkey()))
     }
 
-    /// Whether the certificate says it is a CA (basicConstraints CA:TRUE).
+    /// Whether the certificate may act as a CA: basicConstraints CA:TRUE,
+    /// and keyCertSign if it has a keyUsage at all.
     pub fn is_ca(&self) -> bool {
-        self.parsed(|c| {
-            c.basic_constraints()
-                .ok()
-                .flatten()
-                .is_some_and(|bc| bc.value.ca)
-        })
-        .unwrap_or(false)
+        let ca_true = self
+            .parsed(|c| {
+                c.basic_constraints()
+                    .ok()
+                    .flatten()
+                    .is_some_and(|bc| bc.value.ca)
+            })
+            .unwrap_or(false);
+        let may_sign = self
+            .x509
+            .key_usage()
+            .is_none_or(|ku| ku.contains(openssl::x509::X509KeyUsage::KEY_CERT_SIGN));
+        ca_true && may_sign
     }
 
     /// Whether subject and issuer are the same name (a root or a self-signed leaf).
