@@ -442,18 +442,12 @@ fn parse_all(bytes: &[u8], origin: &Origin) -> Result<Vec<Certificate>> {
                 ))
             });
     }
-    let blocks = pem::blocks(bytes);
-    let certs = pem::blocks_labelled(bytes, &["CERTIFICATE", "TRUSTED CERTIFICATE"]);
-    if certs.is_empty() {
-        return Err(match blocks.first() {
-            Some(b) => Error::WrongKind {
-                origin: origin.clone(),
-                expected: "certificate",
-                found: pem::describe_label(&b.label),
-            },
-            None => malformed("no complete PEM block (BEGIN/END lines) was found".to_owned()),
-        });
-    }
+    let certs = pem::labelled(
+        bytes,
+        &["CERTIFICATE", "TRUSTED CERTIFICATE"],
+        origin,
+        "certificate",
+    )?;
     certs
         .iter()
         .map(|b| {

@@ -212,17 +212,8 @@ fn parse(bytes: &[u8], origin: &Origin) -> Result<Crl> {
         reason,
     };
     let crl = if pem::looks_like_pem(bytes) {
-        let found = pem::blocks_labelled(bytes, &["X509 CRL"]);
-        let Some(block) = found.first() else {
-            return Err(match pem::blocks(bytes).first() {
-                Some(b) => Error::WrongKind {
-                    origin: origin.clone(),
-                    expected: "CRL",
-                    found: pem::describe_label(&b.label),
-                },
-                None => malformed("no complete PEM block was found".to_owned()),
-            });
-        };
+        let found = pem::labelled(bytes, &["X509 CRL"], origin, "CRL")?;
+        let block = &found[0];
         X509Crl::from_pem(block.text)
     } else {
         X509Crl::from_der(bytes)

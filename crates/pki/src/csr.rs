@@ -211,23 +211,7 @@ impl Csr {
                 }
                 ParsedExtension::BasicConstraints(bc) => out.ca = Some(bc.ca),
                 ParsedExtension::ExtendedKeyUsage(eku) => {
-                    let known = [
-                        (eku.server_auth, "serverAuth"),
-                        (eku.client_auth, "clientAuth"),
-                        (eku.code_signing, "codeSigning"),
-                        (eku.email_protection, "emailProtection"),
-                        (eku.time_stamping, "timeStamping"),
-                        (eku.ocsp_signing, "OCSPSigning"),
-                        (eku.any, "anyExtendedKeyUsage"),
-                    ];
-                    out.extended_key_usage.extend(
-                        known
-                            .iter()
-                            .filter(|(set, _)| *set)
-                            .map(|(_, n)| (*n).to_owned()),
-                    );
-                    out.extended_key_usage
-                        .extend(eku.other.iter().map(|oid| oid.to_id_string()));
+                    out.extended_key_usage.extend(eku_names(eku));
                 }
                 ParsedExtension::KeyUsage(_) | ParsedExtension::SubjectKeyIdentifier(_) => {}
                 _ => out.other.push(format!("{ext:?}")),
@@ -288,6 +272,25 @@ impl CertParams {
     }
 }
 
+/// extendedKeyUsage purposes by OpenSSL short name, unknown ones by OID.
+pub(crate) fn eku_names(eku: &x509_parser::extensions::ExtendedKeyUsage<'_>) -> Vec<String> {
+    let known = [
+        (eku.server_auth, "serverAuth"),
+        (eku.client_auth, "clientAuth"),
+        (eku.code_signing, "codeSigning"),
+        (eku.email_protection, "emailProtection"),
+        (eku.time_stamping, "timeStamping"),
+        (eku.ocsp_signing, "OCSPSigning"),
+        (eku.any, "anyExtendedKeyUsage"),
+    ];
+    known
+        .iter()
+        .filter(|(set, _)| *set)
+        .map(|(_, n)| (*n).to_owned())
+        .chain(eku.other.iter().map(|oid| oid.to_id_string()))
+        .collect()
+}
+
 pub(crate) fn eku_extension(profile: Profile) -> Result<X509Extension> {
     let mut eku = ExtendedKeyUsage::new();
     for usage in profile.extended_key_usages() {
@@ -316,20 +319,13 @@ fn parse(bytes: &[u8], origin: Origin) -> Result<Csr> {
         reason,
     };
     let req = if pem::looks_like_pem(bytes) {
-        let blocks = pem::blocks(bytes);
-        let Some(block) = blocks
-            .iter()
-            .find(|b| b.label == "CERTIFICATE REQUEST" || b.label == "NEW CERTIFICATE REQUEST")
-        else {
-            return Err(match blocks.first() {
-                Some(b) => Error::WrongKind {
-                    origin,
-                    expected: "CSR",
-                    found: pem::describe_label(&b.label),
-                },
-                None => malformed("no complete PEM block (BEGIN/END lines) was found".to_owned()),
-            });
-        };
+        let found = pem::labelled(
+            bytes,
+            &["CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST"],
+            &origin,
+            "CSR",
+        )?;
+        let block = &found[0];
         // OpenSSL only reads the modern label; the old one has the same contents.
         let text = String::from_utf8_lossy(block.text)
             .replace("NEW CERTIFICATE REQUEST", "CERTIFICATE REQUEST");

@@ -284,24 +284,7 @@ pub fn summarize_cert(cert: &Certificate) -> CertSummary {
             .extended_key_usage()
             .ok()
             .flatten()
-            .map(|e| {
-                let v = e.value;
-                let mut names: Vec<String> = [
-                    (v.server_auth, "serverAuth"),
-                    (v.client_auth, "clientAuth"),
-                    (v.code_signing, "codeSigning"),
-                    (v.email_protection, "emailProtection"),
-                    (v.time_stamping, "timeStamping"),
-                    (v.ocsp_signing, "OCSPSigning"),
-                    (v.any, "anyExtendedKeyUsage"),
-                ]
-                .iter()
-                .filter(|(set, _)| *set)
-                .map(|(_, n)| (*n).to_owned())
-                .collect();
-                names.extend(v.other.iter().map(|o| o.to_id_string()));
-                names
-            })
+            .map(|e| crate::csr::eku_names(e.value))
             .unwrap_or_default();
         let bc = c
             .basic_constraints()

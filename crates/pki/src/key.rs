@@ -293,20 +293,8 @@ fn parse(bytes: &[u8], origin: &Origin, passphrase: Option<&Passphrase>) -> Resu
         reason,
     };
     let key = if pem::looks_like_pem(bytes) {
-        let blocks = pem::blocks(bytes);
-        let Some(block) = blocks
-            .iter()
-            .find(|b| KEY_LABELS.contains(&b.label.as_str()))
-        else {
-            return Err(match blocks.first() {
-                Some(b) => Error::WrongKind {
-                    origin: origin.clone(),
-                    expected: "private key",
-                    found: pem::describe_label(&b.label),
-                },
-                None => malformed("no complete PEM block (BEGIN/END lines) was found".to_owned()),
-            });
-        };
+        let found = pem::labelled(bytes, &KEY_LABELS, origin, "private key")?;
+        let block = &found[0];
         with_passphrase(origin, passphrase, |cb| {
             PKey::private_key_from_pem_callback(block.text, cb)
         })?

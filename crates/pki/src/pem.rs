@@ -2,6 +2,8 @@
 //! CSR) before OpenSSL parses it, and a certificate given where a key belongs
 //! is named as such instead of "bad base64".
 
+use crate::error::{Error, Origin, Result};
+
 /// One `-----BEGIN X-----` … `-----END X-----` block.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Block<'a> {
@@ -41,12 +43,36 @@ pub(crate) fn blocks(bytes: &[u8]) -> Vec<Block<'_>> {
     out
 }
 
-/// Blocks with one of the given labels.
-pub(crate) fn blocks_labelled<'a>(bytes: &'a [u8], labels: &[&str]) -> Vec<Block<'a>> {
-    blocks(bytes)
-        .into_iter()
+/// The blocks with one of `labels`, in order; if there is none, the error
+/// says what the input holds instead ([`Error::WrongKind`]), or that it has
+/// no complete block at all ([`Error::Malformed`]).
+pub(crate) fn labelled<'a>(
+    bytes: &'a [u8],
+    labels: &[&str],
+    origin: &Origin,
+    expected: &'static str,
+) -> Result<Vec<Block<'a>>> {
+    let all = blocks(bytes);
+    let wanted: Vec<Block<'a>> = all
+        .iter()
         .filter(|b| labels.contains(&b.label.as_str()))
-        .collect()
+        .cloned()
+        .collect();
+    if !wanted.is_empty() {
+        return Ok(wanted);
+    }
+    Err(match all.first() {
+        Some(b) => Error::WrongKind {
+            origin: origin.clone(),
+            expected,
+            found: describe_label(&b.label),
+        },
+        None => Error::Malformed {
+            origin: origin.clone(),
+            expected,
+            reason: "no complete PEM block (BEGIN/END lines) was found".to_owned(),
+        },
+    })
 }
 
 /// A PEM label as a person would say it.
