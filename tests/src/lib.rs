@@ -6,7 +6,7 @@
 use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::fs::{self, OpenOptions};
-use std::io::Read;
+use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -149,6 +149,80 @@ pub fn x509_text(path: &Path) -> String {
         .stdout
 }
 
+/// A certificate's subject (`"subject"`) or issuer (`"issuer"`) as OpenSSL
+/// prints it with `-nameopt sname,sep_comma_plus_space`: `O=…, OU=…, CN=…`,
+/// the form `pki` uses in its messages.
+pub fn openssl_name(path: &Path, which: &str) -> String {
+    let out = openssl(["x509", "-noout", "-nameopt", "sname,sep_comma_plus_space"])
+        .arg(format!("-{which}"))
+        .arg("-in")
+        .arg(path)
+        .assert_success();
+    let prefix = format!("{which}=");
+    out.stdout
+        .trim_end()
+        .strip_prefix(&prefix)
+        .unwrap_or_else(|| panic!("no {prefix} line\n{out}"))
+        .to_owned()
+}
+
+/// The SHA-256 fingerprint of a file's first certificate as `openssl x509
+/// -noout -fingerprint -sha256` prints it: uppercase hex pairs joined by colons.
+pub fn openssl_fingerprint(path: &Path) -> String {
+    let out = openssl(["x509", "-noout", "-fingerprint", "-sha256", "-in"])
+        .arg(path)
+        .assert_success();
+    out.stdout
+        .trim_end()
+        .strip_prefix("sha256 Fingerprint=")
+        .unwrap_or_else(|| panic!("no fingerprint\n{out}"))
+        .to_owned()
+}
+
+/// A certificate's notBefore (`"startdate"`) or notAfter (`"enddate"`) as
+/// `openssl x509 -dateopt iso_8601` prints it, in the form `pki`'s messages
+/// use: `2026-10-23 11:15:44 UTC`.
+pub fn openssl_date(path: &Path, which: &str) -> String {
+    let out = openssl(["x509", "-noout", "-dateopt", "iso_8601"])
+        .arg(format!("-{which}"))
+        .arg("-in")
+        .arg(path)
+        .assert_success();
+    let value = out
+        .stdout
+        .trim_end()
+        .split_once('=')
+        .map(|(_, v)| v.to_owned())
+        .unwrap_or_else(|| panic!("no date\n{out}"));
+    let date = value
+        .strip_suffix('Z')
+        .unwrap_or_else(|| panic!("not an ISO 8601 UTC date: {value:?}\n{out}"));
+    format!("{date} UTC")
+}
+
+/// Seconds since 1970 of a date in the form [`openssl_date`] returns, so
+/// tests can compute with dates without asking `pki`.
+pub fn unix_seconds(date: &str) -> i64 {
+    let bad = || -> ! { panic!("not a `YYYY-MM-DD HH:MM:SS UTC` date: {date:?}") };
+    let digits: Vec<i64> = date
+        .trim_end_matches(" UTC")
+        .split(['-', ' ', ':'])
+        .map(|part| part.parse().unwrap_or_else(|_| bad()))
+        .collect();
+    let [y, m, d, hh, mm, ss] = digits[..] else {
+        bad()
+    };
+    // Howard Hinnant's days_from_civil.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    days * 86_400 + hh * 3600 + mm * 60 + ss
+}
+
 /// One extension in `openssl x509 -text` (or `req -text`) output, found by
 /// the name OpenSSL prints after `X509v3 `: whether it is critical, and its
 /// value (the more indented lines under it, trimmed, joined by newlines).
@@ -255,14 +329,17 @@ fn find_in_path(name: &str) -> Option<PathBuf> {
 pub struct TestCommand {
     cmd: Command,
     timeout: Duration,
+    stdin: Option<Vec<u8>>,
 }
 
 impl TestCommand {
-    /// A command running `program`; stdin is empty, so nothing can prompt.
+    /// A command running `program`; stdin is empty unless [`TestCommand::stdin`]
+    /// gives it input, so nothing can prompt.
     pub fn new(program: impl AsRef<OsStr>) -> Self {
         TestCommand {
             cmd: Command::new(program),
             timeout: COMMAND_TIMEOUT,
+            stdin: None,
         }
     }
 
@@ -285,6 +362,13 @@ impl TestCommand {
     /// Runs in `dir`.
     pub fn current_dir(&mut self, dir: &Path) -> &mut Self {
         self.cmd.current_dir(dir);
+        self
+    }
+
+    /// Feeds `input` to the command's stdin (instead of an empty stdin),
+    /// as `printf … | command` would.
+    pub fn stdin(&mut self, input: impl Into<Vec<u8>>) -> &mut Self {
+        self.stdin = Some(input.into());
         self
     }
 
@@ -320,13 +404,25 @@ impl TestCommand {
     /// cannot start or outlives its time limit (it is killed first).
     pub fn output(&mut self) -> Output {
         let command = self.command_line();
+        let stdin = if self.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        };
         let mut child = self
             .cmd
-            .stdin(Stdio::null())
+            .stdin(stdin)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("failed to start `{command}`: {e}"));
+        // Written from a thread, so a command that does not read cannot block
+        // the test; dropping the pipe afterwards closes the command's stdin.
+        if let (Some(mut pipe), Some(input)) = (child.stdin.take(), self.stdin.clone()) {
+            thread::spawn(move || {
+                let _ = pipe.write_all(&input);
+            });
+        }
         let stdout = drain(child.stdout.take());
         let stderr = drain(child.stderr.take());
         let deadline = Instant::now() + self.timeout;
@@ -733,6 +829,13 @@ mod tests {
         assert_eq!(blocks.len(), 2);
         assert!(blocks[1].contains("BB"));
         assert!(blocks[0].ends_with("-----END CERTIFICATE-----\n"));
+    }
+
+    #[test]
+    fn unix_seconds_counts_from_1970() {
+        assert_eq!(unix_seconds("1970-01-01 00:00:00 UTC"), 0);
+        assert_eq!(unix_seconds("2000-02-29 00:00:00 UTC"), 951_782_400);
+        assert_eq!(unix_seconds("2025-06-11 14:03:00 UTC"), 1_749_650_580);
     }
 
     #[test]

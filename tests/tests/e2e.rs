@@ -8,11 +8,19 @@
 
 #[path = "e2e/bad_input.rs"]
 mod bad_input;
+#[path = "e2e/crl.rs"]
+mod crl;
+#[path = "e2e/explain.rs"]
+mod explain;
 #[path = "e2e/handshake.rs"]
 mod handshake;
 #[path = "e2e/interop.rs"]
 mod interop;
+#[path = "e2e/pkcs12.rs"]
+mod pkcs12;
 #[path = "e2e/seeds.rs"]
 mod seeds;
+#[path = "e2e/test_ca.rs"]
+mod test_ca;
 #[path = "e2e/verify.rs"]
 mod verify;

@@ -250,6 +250,7 @@ pub fn summarize_cert(cert: &Certificate) -> CertSummary {
     let not_after = cert.not_after();
     let days_left = match not_after.duration_since(now) {
         Ok(d) => (d.as_secs() / 86_400) as i64,
+        // Rounded down, like the positive side: a day and a bit ago is -2.
         Err(e) => -(e.duration().as_secs().div_ceil(86_400) as i64),
     };
     let fingerprint = x509
@@ -521,7 +522,7 @@ fn write_cert(f: &mut fmt::Formatter<'_>, c: &CertSummary) -> fmt::Result {
     line(f, "issuer", &c.issuer)?;
     line(f, "names", &list_or_none(&c.subject_alt_names))?;
     let left = if c.days_left < 0 {
-        format!("EXPIRED {} days ago", -c.days_left)
+        "EXPIRED".to_owned()
     } else {
         format!("{} days left", c.days_left)
     };

@@ -190,6 +190,30 @@ pub enum Reason {
         /// Its subject.
         subject: String,
     },
+    /// A CA without keyUsage, which strict verification requires.
+    CaWithoutKeyUsage {
+        /// The CA's subject.
+        subject: String,
+    },
+    /// A CA's pathlen allows no CA below it, yet one is in the chain.
+    PathLengthExceeded {
+        /// The CA whose pathlen is exceeded.
+        subject: String,
+    },
+    /// The CRL given for the issuer is past its nextUpdate.
+    CrlExpired {
+        /// The CRL's issuer.
+        issuer: String,
+        /// Its nextUpdate.
+        on: SystemTime,
+    },
+    /// The CRL given for the issuer starts later than the verification time.
+    CrlNotYetValid {
+        /// The CRL's issuer.
+        issuer: String,
+        /// Its thisUpdate.
+        from: SystemTime,
+    },
     /// A certificate in a CA position is not a CA.
     NotCa {
         /// Its subject.
@@ -286,6 +310,24 @@ impl fmt::Display for Rejected {
                 f,
                 "'{subject}' signed another certificate but is not a CA (no basicConstraints CA:TRUE with keyCertSign)"
             ),
+            Reason::CaWithoutKeyUsage { subject } => write!(
+                f,
+                "the CA '{subject}' has no keyUsage extension, which strict verifiers (openssl -x509_strict, Python 3.13+) require of a CA; create the CA again with pki"
+            ),
+            Reason::PathLengthExceeded { subject } => write!(
+                f,
+                "'{subject}' has pathlen 0: its path length limit allows no CA below it, yet the chain has one; issue the leaf directly from '{subject}'"
+            ),
+            Reason::CrlExpired { issuer, on } => write!(
+                f,
+                "the CRL from '{issuer}' expired on {} (its nextUpdate); write a new one",
+                format_time(*on)
+            ),
+            Reason::CrlNotYetValid { issuer, from } => write!(
+                f,
+                "the CRL from '{issuer}' is not valid until {} (its thisUpdate); check this machine's clock",
+                format_time(*from)
+            ),
             Reason::BadSignature { subject } => write!(
                 f,
                 "the signature on '{subject}' does not verify: it was not signed by the CA it names, or was altered"
@@ -347,7 +389,8 @@ pub fn verify(
             }
         })?;
     if !params.crls.is_empty() {
-        check_revocation(leaf, &verified, &params.crls).map_err(ours)?;
+        let at = params.at.unwrap_or_else(SystemTime::now);
+        check_revocation(leaf, &verified, &params.crls, at).map_err(ours)?;
     }
     Ok(verified)
 }
@@ -357,6 +400,7 @@ fn check_revocation(
     leaf: &Certificate,
     verified: &Verified,
     crls: &[openssl::x509::X509Crl],
+    at: SystemTime,
 ) -> Result<(), Reason> {
     let subject = leaf.subject();
     let issuer = verified.chain.get(1).ok_or_else(|| Reason::Other {
@@ -378,6 +422,22 @@ fn check_revocation(
             issuer: issuer.subject(),
         });
     };
+    // A stale CRL may lack recent revocations: refuse it as `-crl_check` does.
+    let this_update = crate::cert::to_system_time(crl.last_update());
+    if this_update > at {
+        return Err(Reason::CrlNotYetValid {
+            issuer: issuer.subject(),
+            from: this_update,
+        });
+    }
+    if let Some(next) = crl.next_update().map(crate::cert::to_system_time)
+        && next < at
+    {
+        return Err(Reason::CrlExpired {
+            issuer: issuer.subject(),
+            on: next,
+        });
+    }
     match crl.get_by_cert(leaf.as_x509()) {
         openssl::x509::CrlStatus::NotRevoked => Ok(()),
         _ => Err(Reason::Revoked { subject }),
@@ -497,10 +557,9 @@ fn explain(
             wanted: params.purpose.eku_name(),
             allowed: eku_names(failing),
         },
-        ERR_INVALID_CA
-        | ERR_KEYUSAGE_NO_CERTSIGN
-        | ERR_CA_CERT_MISSING_KEY_USAGE
-        | ERR_PATH_LENGTH_EXCEEDED => {
+        ERR_CA_CERT_MISSING_KEY_USAGE => Reason::CaWithoutKeyUsage { subject },
+        ERR_PATH_LENGTH_EXCEEDED => Reason::PathLengthExceeded { subject },
+        ERR_INVALID_CA | ERR_KEYUSAGE_NO_CERTSIGN => {
             if failing.version() == 0 {
                 Reason::V1Ca { subject }
             } else {

@@ -13,7 +13,7 @@ use pki::{Ca, CaParams, CertParams, Certificate, Csr, PrivateKey, Profile, Subje
 
 /// The article's "Chain of trust" recipe, with `-subj` so it needs no
 /// terminal, run in `dir`.
-fn run_article_recipe(dir: &Path) {
+pub(crate) fn run_article_recipe(dir: &Path) {
     for line in [
         "genrsa -out root_ca.key 2048",
         "req -x509 -new -nodes -key root_ca.key -sha256 -days 1024 -out root_ca.crt -subj /CN=root",

@@ -1,0 +1,250 @@
+//! `pki::testing::TestCa` as other crates' tests use it: a real mutual-TLS
+//! handshake on loopback between an `SslAcceptor` and an `SslConnector` it
+//! configured, refused when the trust does not match, and the files it
+//! writes served by `openssl s_server` to `curl`.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::thread;
+use std::time::Duration;
+
+use e2e::{Server, TestResult, curl, mode, require_tools, tempdir};
+use openssl::ssl::{
+    HandshakeError, SslAcceptor, SslConnector, SslMethod, SslStream, SslVerifyMode,
+};
+use pki::testing::{TestCa, TestIdentity};
+
+/// What `openssl s_server -www` puts in every page it serves.
+const PAGE: &str = "Ciphers supported in s_server binary";
+
+/// How long either side of the in-process handshake waits for the other.
+const IO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the server thread writes back to a client it accepted.
+const GREETING: &[u8] = b"hello over mutual TLS\n";
+
+/// What the server thread saw: the client's certificate subject, or why
+/// the handshake failed.
+type ServerSide = Result<String, String>;
+
+/// Serves one connection on 127.0.0.1 with `server` and trusting `ca`,
+/// requiring a client certificate. Returns the port and the thread, which
+/// answers `GREETING` to a client it accepted.
+fn serve_once(ca: &TestCa, server: &TestIdentity) -> (u16, thread::JoinHandle<ServerSide>) {
+    let mut acceptor = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls()).unwrap();
+    server.configure(&mut acceptor).unwrap();
+    ca.trust(&mut acceptor).unwrap();
+    acceptor.set_verify(SslVerifyMode::PEER | SslVerifyMode::FAIL_IF_NO_PEER_CERT);
+    let acceptor = acceptor.build();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let handle = thread::spawn(move || {
+        let (stream, _) = listener.accept().map_err(|e| e.to_string())?;
+        set_timeouts(&stream);
+        let mut tls = acceptor
+            .accept(stream)
+            .map_err(|e| handshake_error_text(&e))?;
+        let subject = tls
+            .ssl()
+            .peer_certificate()
+            .map(|c| pki::Certificate::from_x509(c).subject())
+            .ok_or("no client certificate after the handshake")?;
+        tls.write_all(GREETING).map_err(|e| e.to_string())?;
+        let _ = tls.shutdown();
+        Ok(subject)
+    });
+    (port, handle)
+}
+
+fn set_timeouts(stream: &TcpStream) {
+    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+}
+
+/// The handshake error with OpenSSL's reasons and, if verification failed,
+/// its verify result, as one line to assert on.
+fn handshake_error_text(e: &HandshakeError<TcpStream>) -> String {
+    e.to_string()
+}
+
+/// Connects to `localhost:port` with a connector trusting `trust` and
+/// presenting `identity`, and reads what the server says.
+fn connect(port: u16, trust: &TestCa, identity: Option<&TestIdentity>) -> Result<Vec<u8>, String> {
+    let mut connector = SslConnector::builder(SslMethod::tls()).unwrap();
+    trust.trust(&mut connector).unwrap();
+    if let Some(identity) = identity {
+        identity.configure(&mut connector).unwrap();
+    }
+    let connector = connector.build();
+    let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    set_timeouts(&stream);
+    let mut tls: SslStream<TcpStream> = connector
+        .connect("localhost", stream)
+        .map_err(|e| handshake_error_text(&e))?;
+    let mut got = Vec::new();
+    tls.read_to_end(&mut got).map_err(|e| e.to_string())?;
+    Ok(got)
+}
+
+#[test]
+fn mutual_tls_handshake_between_acceptor_and_connector_it_configured() -> TestResult {
+    let ca = TestCa::new()?;
+    let server = ca.server()?;
+    let alice = ca.client("alice@example.test")?;
+    let (port, handle) = serve_once(&ca, &server);
+    let got = connect(port, &ca, Some(&alice));
+    let seen = handle.join().expect("the server thread panicked");
+    assert_eq!(got.as_deref(), Ok(GREETING), "server side: {seen:?}");
+    let subject = seen.unwrap_or_else(|e| panic!("the server refused Alice: {e}"));
+    assert_eq!(subject, alice.issued().certificate.subject());
+    assert!(subject.ends_with("CN=alice@example.test"), "{subject}");
+    Ok(())
+}
+
+#[test]
+fn connector_trusting_another_test_ca_fails_as_certificate_verify_failed() -> TestResult {
+    let ca = TestCa::new()?;
+    let stranger = TestCa::new()?;
+    let alice = ca.client("alice@example.test")?;
+    let (port, handle) = serve_once(&ca, &ca.server()?);
+    let err = connect(port, &stranger, Some(&alice)).unwrap_err();
+    assert!(err.contains("certificate verify failed"), "{err}");
+    // `ca.trust` put the root into the acceptor's store, and OpenSSL builds
+    // the chain it sends from there: the client sees the foreign root itself.
+    assert!(
+        err.ends_with(": self-signed certificate in certificate chain"),
+        "{err}"
+    );
+    // The server reads the client's alert.
+    let seen = handle.join().expect("the server thread panicked");
+    let server_err = seen.unwrap_err();
+    assert!(server_err.contains("alert unknown ca"), "{server_err}");
+    Ok(())
+}
+
+#[test]
+fn acceptor_refuses_a_client_from_another_test_ca_as_certificate_verify_failed() -> TestResult {
+    let ca = TestCa::new()?;
+    let stranger = TestCa::new()?;
+    let mallory = stranger.client("mallory@example.test")?;
+    let (port, handle) = serve_once(&ca, &ca.server()?);
+    // TLS 1.3: the client's handshake ends before the server has checked
+    // its certificate; the refusal arrives as an alert on the first read.
+    let client = connect(port, &ca, Some(&mallory));
+    let server_err = handle
+        .join()
+        .expect("the server thread panicked")
+        .unwrap_err();
+    assert!(
+        server_err.contains("certificate verify failed"),
+        "{server_err}"
+    );
+    assert!(
+        server_err.ends_with(": unable to get local issuer certificate"),
+        "{server_err}"
+    );
+    let client_err = client.unwrap_err();
+    assert!(client_err.contains("alert unknown ca"), "{client_err}");
+    Ok(())
+}
+
+#[test]
+fn acceptor_refuses_a_client_without_certificate_as_certificate_required() -> TestResult {
+    let ca = TestCa::new()?;
+    let (port, handle) = serve_once(&ca, &ca.server()?);
+    let client = connect(port, &ca, None);
+    let server_err = handle
+        .join()
+        .expect("the server thread panicked")
+        .unwrap_err();
+    assert!(
+        server_err.contains("peer did not return a certificate"),
+        "{server_err}"
+    );
+    let client_err = client.unwrap_err();
+    assert!(
+        client_err.contains("alert certificate required"),
+        "{client_err}"
+    );
+    Ok(())
+}
+
+#[test]
+fn written_server_files_serve_curl_and_the_key_is_0600() -> TestResult {
+    if !require_tools(&["openssl", "curl"]) {
+        return Ok(());
+    }
+    let ca = TestCa::new()?;
+    let dir = tempdir();
+    let d = dir.path();
+    assert_eq!(ca.write_ca_pem(d)?, d.join("ca.pem"));
+    let files = ca.server()?.write_to(d, "server")?;
+    assert_eq!(files.cert, d.join("server.pem"));
+    assert_eq!(files.key, d.join("server-key.pem"));
+    assert_eq!(files.bundle, d.join("server-bundle.pem"));
+    assert_eq!(mode(&files.key), 0o600, "the key");
+    assert_eq!(mode(&files.bundle), 0o600, "the bundle holds the key");
+    assert_eq!(mode(&files.cert), 0o644);
+
+    let server = Server::openssl_www(d, ["-cert", "server.pem", "-key", "server-key.pem"]);
+    for host in ["localhost", "127.0.0.1"] {
+        let out = curl()
+            .args(["--fail", "--cacert", "ca.pem"])
+            .arg(server.url(host))
+            .current_dir(d)
+            .output();
+        assert!(out.status.success(), "{out}");
+        out.assert_stdout_contains(PAGE);
+    }
+    // Negative twin: curl trusting another test CA refuses the server.
+    let elsewhere = tempdir();
+    let stranger = TestCa::new()?.write_ca_pem(elsewhere.path())?;
+    let out = curl()
+        .arg("--fail")
+        .arg("--cacert")
+        .arg(&stranger)
+        .arg(server.url("localhost"))
+        .output();
+    out.assert_code(60)
+        .assert_stderr_contains("SSL certificate problem: unable to get local issuer certificate")
+        .assert_stdout_lacks(PAGE);
+    Ok(())
+}
+
+#[test]
+fn written_client_bundle_works_with_curl_e_against_a_mutual_tls_server() -> TestResult {
+    if !require_tools(&["openssl", "curl"]) {
+        return Ok(());
+    }
+    let ca = TestCa::new()?;
+    let dir = tempdir();
+    let d = dir.path();
+    ca.write_ca_pem(d)?;
+    ca.server()?.write_to(d, "server")?;
+    let alice = ca.client("alice@example.test")?.write_to(d, "alice")?;
+    assert_eq!(mode(&alice.key), 0o600);
+    assert_eq!(mode(&alice.bundle), 0o600);
+    let server = Server::openssl_www(
+        d,
+        [
+            "-cert",
+            "server.pem",
+            "-key",
+            "server-key.pem",
+            "-Verify",
+            "1",
+            "-verify_return_error",
+            "-CAfile",
+            "ca.pem",
+        ],
+    );
+    let out = curl()
+        .args(["--fail", "--cacert", "ca.pem", "-E", "alice-bundle.pem"])
+        .arg(server.url("localhost"))
+        .current_dir(d)
+        .output();
+    assert!(out.status.success(), "{out}");
+    out.assert_stdout_contains(PAGE)
+        .assert_stdout_contains("CN=alice@example.test");
+    Ok(())
+}
