@@ -210,7 +210,7 @@ impl Ca {
             .common_name
             .clone()
             .unwrap_or_else(|| format!("pki {}", params.owner));
-        let subject = subject_name(&cn, Some("pki development CA"), Some(&params.owner))?;
+        let subject = subject_name(Some(&cn), Some("pki development CA"), Some(&params.owner))?;
         let not_before = params.not_before.unwrap_or_else(default_not_before);
         let not_after = params
             .not_after
@@ -248,7 +248,7 @@ impl Ca {
             .common_name
             .clone()
             .unwrap_or_else(|| format!("pki intermediate {}", params.owner));
-        let subject = subject_name(&cn, Some("pki development CA"), Some(&params.owner))?;
+        let subject = subject_name(Some(&cn), Some("pki development CA"), Some(&params.owner))?;
         let (not_before, not_after) = self.validity(
             params.not_before,
             params.not_after,
@@ -491,7 +491,7 @@ impl Ca {
             self.validity(params.not_before, params.not_after, DEFAULT_LEAF_DAYS)?;
         let cn = params.subject_common_name();
         let cn = (cn.chars().count() <= MAX_CN_LEN).then_some(cn);
-        let subject = subject_name_parts(
+        let subject = subject_name(
             cn.as_deref(),
             Some("pki development certificate"),
             Some(&self.owner),
@@ -728,13 +728,12 @@ fn der_extension(oid: &str, critical: bool, der: &[u8]) -> Result<X509Extension>
     X509Extension::new_from_der(&oid, critical, &value).context("build an extension")
 }
 
-/// A subject with CN, O and OU.
-pub(crate) fn subject_name(cn: &str, o: Option<&str>, ou: Option<&str>) -> Result<X509Name> {
-    let cn: String = cn.chars().take(MAX_CN_LEN).collect();
-    subject_name_parts(Some(&cn), o, ou)
-}
-
-fn subject_name_parts(cn: Option<&str>, o: Option<&str>, ou: Option<&str>) -> Result<X509Name> {
+/// A subject with CN, O and OU; each value cut to 64 characters (ub-name).
+pub(crate) fn subject_name(
+    cn: Option<&str>,
+    o: Option<&str>,
+    ou: Option<&str>,
+) -> Result<X509Name> {
     let mut name = X509Name::builder().context("start a subject")?;
     for (field, nid, value) in [
         ("O", Nid::ORGANIZATIONNAME, o),

@@ -192,16 +192,6 @@ impl CertParams {
             .collect()
     }
 
-    /// The profile asked for.
-    pub fn get_profile(&self) -> Profile {
-        self.profile
-    }
-
-    /// The key type asked for.
-    pub fn get_key_type(&self) -> KeyType {
-        self.key_type
-    }
-
     pub(crate) fn subject_common_name(&self) -> String {
         match &self.common_name {
             Some(cn) => cn.clone(),

@@ -91,7 +91,7 @@ impl Csr {
             .clone()
             .or_else(|| params.names.first().map(|n| n.to_string()))
             .unwrap_or_default();
-        let subject = crate::ca::subject_name(&cn, params.organization.as_deref(), None)?;
+        let subject = crate::ca::subject_name(Some(&cn), params.organization.as_deref(), None)?;
         builder
             .set_subject_name(&subject)
             .context("set the CSR subject")?;
