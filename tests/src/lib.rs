@@ -343,6 +343,18 @@ impl TestCommand {
         }
     }
 
+    /// Sets an environment variable for the command.
+    pub fn env(&mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> &mut Self {
+        self.cmd.env(key, value);
+        self
+    }
+
+    /// Removes an environment variable from the command's environment.
+    pub fn env_remove(&mut self, key: impl AsRef<OsStr>) -> &mut Self {
+        self.cmd.env_remove(key);
+        self
+    }
+
     /// Adds one argument.
     pub fn arg(&mut self, arg: impl AsRef<OsStr>) -> &mut Self {
         self.cmd.arg(arg);
@@ -593,6 +605,52 @@ pub fn curl() -> TestCommand {
         "--noproxy",
         "*",
     ]);
+    cmd
+}
+
+/// A binary of this workspace (`pki`, `actix-https`), built on first use
+/// with the profile the tests were built with, so `cargo test -p e2e` alone
+/// never runs a stale binary.
+pub fn workspace_bin(package: &str, bin: &str) -> PathBuf {
+    static BUILT: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    // target/<profile>/deps/e2e-… → target/<profile>
+    let exe = std::env::current_exe().unwrap_or_else(|e| panic!("no current exe: {e}"));
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .unwrap_or_else(|| panic!("{} is not under target/<profile>/deps", exe.display()))
+        .to_path_buf();
+    let path = profile_dir.join(bin);
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if !built.iter().any(|b| b == bin) {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .unwrap_or_else(|| Path::new("."));
+        let mut cmd = Command::new(cargo);
+        cmd.current_dir(root)
+            .args(["build", "--quiet", "--package", package, "--bin", bin]);
+        if profile_dir.file_name() == Some(OsStr::new("release")) {
+            cmd.arg("--release");
+        }
+        let status = cmd
+            .status()
+            .unwrap_or_else(|e| panic!("failed to run cargo build for {bin}: {e}"));
+        assert!(status.success(), "cargo build of {bin} failed: {status}");
+        built.push(bin.to_owned());
+    }
+    path
+}
+
+/// The `pki` command, run in `dir` with its CA in `dir/ca` (through
+/// `CAROOT`), and nothing from the caller's environment that would change
+/// where the CA is or how its key is opened.
+pub fn pki(dir: &Path) -> TestCommand {
+    let mut cmd = TestCommand::new(workspace_bin("pki-cli", "pki"));
+    cmd.current_dir(dir)
+        .env("CAROOT", dir.join("ca"))
+        .env_remove("XDG_DATA_HOME")
+        .env_remove("PKI_CA_PASSPHRASE_FILE");
     cmd
 }
 

@@ -8,6 +8,8 @@
 
 #[path = "e2e/bad_input.rs"]
 mod bad_input;
+#[path = "e2e/cli.rs"]
+mod cli;
 #[path = "e2e/crl.rs"]
 mod crl;
 #[path = "e2e/explain.rs"]

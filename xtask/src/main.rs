@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use pki::{Ca, CaParams, Error};
+use pki::{Ca, CaParams};
 
 const USAGE: &str = "\
 usage: cargo xtask <task>
@@ -65,23 +65,17 @@ fn gen_ca(dir: Option<PathBuf>) -> Result<String> {
             .context("no CA directory: set CAROOT or HOME, or pass --dir DIR")?,
     };
     let cert_path = dir.join(pki::ca::CA_CERT_FILE);
-    let ca = match Ca::load(&dir, None) {
-        Ok(ca) => {
-            writeln!(
-                out,
-                "A CA already exists in {}; left as it is.",
-                dir.display()
-            )?;
-            ca
-        }
-        Err(Error::NoCa { .. }) => {
-            let ca = Ca::create_in(&dir, &CaParams::new(), None)
-                .with_context(|| format!("failed to create the CA in {}", dir.display()))?;
-            writeln!(out, "Created a new local CA in {}.", dir.display())?;
-            ca
-        }
-        Err(e) => return Err(e).context("failed to load the existing CA"),
-    };
+    let (ca, created) = Ca::load_or_create(&dir, &CaParams::new(), None)
+        .with_context(|| format!("failed to load or create the CA in {}", dir.display()))?;
+    if created {
+        writeln!(out, "Created a new local CA in {}.", dir.display())?;
+    } else {
+        writeln!(
+            out,
+            "A CA already exists in {}; left as it is.",
+            dir.display()
+        )?;
+    }
     let c = cert_path.display();
     writeln!(out, "  subject:  {}", ca.certificate().subject())?;
     writeln!(

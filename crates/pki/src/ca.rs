@@ -378,6 +378,39 @@ impl Ca {
         Self::load_files(&cert_path, &key_path, passphrase)
     }
 
+    /// Loads the CA of `dir`, or creates one there with `params` if there is
+    /// none; the flag says whether it was created. Safe against another
+    /// process doing the same at the same moment: the loser of the race
+    /// waits for the winner's files and loads them, so both use one CA.
+    pub fn load_or_create(
+        dir: &Path,
+        params: &CaParams,
+        passphrase: Option<&Passphrase>,
+    ) -> Result<(Self, bool)> {
+        match Self::load(dir, passphrase) {
+            Err(Error::NoCa { .. }) => {}
+            other => return other.map(|ca| (ca, false)),
+        }
+        match Self::create_in(dir, params, passphrase) {
+            Ok(ca) => return Ok((ca, true)),
+            Err(Error::CaExists { .. }) => {}
+            Err(e) => return Err(e),
+        }
+        // Another process won: its key is on disk, its certificate follows
+        // within milliseconds. Wait up to five seconds for the pair.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            match Self::load(dir, passphrase) {
+                Err(Error::NoCa { .. } | Error::CaIncomplete { .. })
+                    if std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                other => return other.map(|ca| (ca, false)),
+            }
+        }
+    }
+
     /// Loads a CA from a certificate file (its first certificate is the CA,
     /// any others its chain) and a key file.
     pub fn load_files(
@@ -585,6 +618,51 @@ impl Ca {
         check_order(not_before, not_after)?;
         Ok((not_before, not_after))
     }
+}
+
+/// Makes a self-signed leaf with a new key; replaces `openssl req -x509
+/// -newkey … -addext subjectAltName=…`. No client trusts it unless told to
+/// trust this very certificate (`curl --cacert cert.pem`), so it suits a
+/// throwaway server (Flask's `adhoc`), never a development setup a browser
+/// should accept: use a [`Ca`] for that.
+///
+/// It carries no keyUsage on purpose: one without keyCertSign stops OpenSSL
+/// from treating the certificate as its own issuer, and keyCertSign on a
+/// CA:FALSE certificate is refused by strict verifiers.
+pub fn self_signed(params: &CertParams) -> Result<Issued> {
+    let key = PrivateKey::generate(params.key_type)?;
+    let not_before = params.not_before.unwrap_or_else(default_not_before);
+    let not_after = params
+        .not_after
+        .unwrap_or_else(|| not_before + days_to_duration(DEFAULT_LEAF_DAYS));
+    check_order(not_before, not_after)?;
+    let cn = params.subject_common_name();
+    let cn = (cn.chars().count() <= MAX_CN_LEN).then_some(cn);
+    let subject = subject_name(cn.as_deref(), Some("pki self-signed certificate"), None)?;
+    let mut builder = start_builder(&subject, &subject, key.as_pkey(), not_before, not_after)?;
+    builder
+        .append_extension(
+            BasicConstraints::new()
+                .critical()
+                .build()
+                .context("build basicConstraints")?,
+        )
+        .context("add basicConstraints")?;
+    builder
+        .append_extension(eku_extension(params.profile)?)
+        .context("add extendedKeyUsage")?;
+    add_key_identifiers(&mut builder, None)?;
+    builder
+        .append_extension(san_extension(params.names())?)
+        .context("add subjectAltName")?;
+    builder
+        .sign(key.as_pkey(), key.signing_digest())
+        .context("sign the certificate")?;
+    Ok(Issued {
+        certificate: Certificate::from_x509(builder.build()),
+        key,
+        chain: Vec::new(),
+    })
 }
 
 impl fmt::Debug for Ca {
@@ -899,6 +977,22 @@ mod tests {
         assert_eq!(intermediate.root(), root.certificate());
         let err = intermediate.issue_intermediate(&CaParams::new());
         assert!(matches!(err, Err(Error::PathLenZero { .. })));
+        Ok(())
+    }
+
+    #[test]
+    fn a_self_signed_leaf_is_trusted_only_as_itself() -> Result<()> {
+        let issued = self_signed(&CertParams::new(["localhost", "127.0.0.1"])?)?;
+        let cert = &issued.certificate;
+        assert!(!cert.is_ca());
+        assert!(cert.is_self_issued());
+        assert!(issued.chain.is_empty());
+        let params = crate::verify::VerifyParams::new()
+            .peer(SubjectAltName::parse("127.0.0.1")?)
+            .purpose(crate::verify::Purpose::Server);
+        assert!(crate::verify::verify(cert, &[], std::slice::from_ref(cert), &params).is_ok());
+        let other = Ca::generate(&CaParams::new())?;
+        assert!(crate::verify::verify(cert, &[], &[other.certificate().clone()], &params).is_err());
         Ok(())
     }
 

@@ -425,12 +425,7 @@ fn parse_all(bytes: &[u8], origin: &Origin) -> Result<Vec<Certificate>> {
     if !pem::looks_like_pem(bytes) {
         return X509::from_der(bytes)
             .map(|x509| vec![Certificate { x509 }])
-            .map_err(|e| {
-                malformed(format!(
-                    "neither PEM nor DER ({})",
-                    crate::error::openssl_reason(&e)
-                ))
-            });
+            .map_err(|_| malformed(pem::neither_reason(bytes)));
     }
     let certs = pem::labelled(
         bytes,

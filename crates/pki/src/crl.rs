@@ -167,6 +167,11 @@ impl Crl {
         &self.crl
     }
 
+    /// The `openssl` CRL, e.g. for [`crate::verify::VerifyParams::crl`].
+    pub fn into_x509_crl(self) -> X509Crl {
+        self.crl
+    }
+
     /// thisUpdate.
     pub fn this_update(&self) -> SystemTime {
         to_system_time(self.crl.last_update())

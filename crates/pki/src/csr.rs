@@ -332,12 +332,7 @@ fn parse(bytes: &[u8], origin: Origin) -> Result<Csr> {
         X509Req::from_pem(text.as_bytes())
             .map_err(|e| malformed(crate::error::openssl_reason(&e)))?
     } else {
-        X509Req::from_der(bytes).map_err(|e| {
-            malformed(format!(
-                "neither PEM nor DER ({})",
-                crate::error::openssl_reason(&e)
-            ))
-        })?
+        X509Req::from_der(bytes).map_err(|_| malformed(pem::neither_reason(bytes)))?
     };
     Ok(Csr { req, origin })
 }

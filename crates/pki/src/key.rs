@@ -307,12 +307,8 @@ fn parse(bytes: &[u8], origin: &Origin, passphrase: Option<&Passphrase>) -> Resu
             Err(e @ (Error::WrongPassphrase { .. } | Error::PassphraseRequired { .. })) => {
                 return Err(e);
             }
-            Err(_) => PKey::private_key_from_der(bytes).map_err(|e| {
-                malformed(format!(
-                    "neither PEM nor DER private key ({})",
-                    crate::error::openssl_reason(&e)
-                ))
-            })?,
+            Err(_) => PKey::private_key_from_der(bytes)
+                .map_err(|_| malformed(pem::neither_reason(bytes)))?,
         }
     };
     let key = PrivateKey { pkey: key };

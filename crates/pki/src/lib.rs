@@ -48,7 +48,7 @@ pub mod pkcs12;
 pub mod testing;
 pub mod verify;
 
-pub use ca::{Ca, CaParams, Issued};
+pub use ca::{Ca, CaParams, Issued, self_signed};
 pub use cert::{CertParams, Certificate, Profile};
 pub use csr::{Csr, CsrParams};
 pub use error::{Error, Origin, Result};

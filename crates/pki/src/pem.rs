@@ -95,6 +95,22 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
+/// Why bytes that are neither PEM nor the DER we expected were refused, in
+/// words rather than OpenSSL's ASN.1 parser trace.
+pub(crate) fn neither_reason(bytes: &[u8]) -> String {
+    if bytes.is_empty() {
+        return "the file is empty".to_owned();
+    }
+    let text = bytes
+        .iter()
+        .all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace());
+    if text {
+        "it is text without a -----BEGIN …----- block (not PEM), and not DER either".to_owned()
+    } else {
+        "it is binary data that does not parse as DER".to_owned()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,264 @@
+//! `pki cert` (mkcert style, from the local CA) and `pki self-signed`.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use anyhow::Result;
+use pki::{CertParams, Certificate, Pkcs12Bundle, Pkcs12Encryption, Profile, SubjectAltName};
+
+use crate::cli::{CertArgs, SelfSignedArgs, Validity};
+use crate::outputs::{self, Output};
+use crate::{Context, quote, secret};
+
+/// `pki cert NAMES…`
+pub fn cert(ctx: &Context, args: &CertArgs, out: &mut String) -> Result<()> {
+    let profile = if args.client {
+        Profile::Client
+    } else {
+        Profile::Server
+    };
+    let params = with_validity(
+        CertParams::new(&args.names)?
+            .profile(profile)
+            .key_type(args.key_type.key_type),
+        &args.validity,
+    );
+    for warning in params.warnings() {
+        crate::warn(&warning.to_string());
+    }
+    let stem = default_stem(&args.names, args.client);
+    let cert_path = args
+        .cert_file
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("{stem}.pem")));
+    let key_path = args
+        .key_file
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("{stem}-key.pem")));
+    let extras = [
+        &args.chain_file,
+        &args.fullchain_file,
+        &args.bundle_file,
+        &args.p12_file,
+    ];
+    let mut planned: Vec<&Path> = vec![&cert_path, &key_path];
+    planned.extend(extras.iter().filter_map(|p| p.as_deref()));
+    outputs::check_free(&planned, args.force.force)?;
+
+    // Ask for every secret before the (possibly slow) key generation.
+    let key_secret = secret::for_new_key(
+        &args.protection,
+        &format!("the new key {}", key_path.display()),
+    )?;
+    let p12_secret = match &args.p12_file {
+        Some(p12) => Some(secret::obtain(
+            args.p12_password_file.as_deref(),
+            &format!("the PKCS#12 file {}", p12.display()),
+            "--p12-password-file",
+            secret::Purpose::New,
+        )?),
+        None => None,
+    };
+
+    let ca = ctx.load_or_create_ca(out)?;
+    for warning in ca.warnings() {
+        crate::warn(&warning);
+    }
+    let issued = ca.issue(&params)?;
+
+    let key_pem = match &key_secret {
+        Some(p) => issued.key.to_pem_encrypted(p)?,
+        None => issued.key.to_pem()?,
+    };
+    let mut files = vec![
+        Output::public("certificate", &cert_path, issued.chain_pem()?),
+        Output::private("key", &key_path, key_pem.clone()),
+    ];
+    if let Some(path) = &args.chain_file {
+        let mut pem = Vec::new();
+        for c in &issued.chain {
+            pem.extend(c.to_pem()?);
+        }
+        files.push(Output::public("issuer chain", path, pem));
+    }
+    if let Some(path) = &args.fullchain_file {
+        files.push(Output::public("full chain", path, issued.full_chain_pem()?));
+    }
+    if let Some(path) = &args.bundle_file {
+        // The same key PEM as the key file: encrypted there, encrypted here.
+        let mut bundle = issued.chain_pem()?;
+        bundle.extend_from_slice(&key_pem);
+        files.push(Output::private("certificate + key", path, bundle));
+    }
+    if let (Some(path), Some(password)) = (&args.p12_file, &p12_secret) {
+        let bundle = Pkcs12Bundle {
+            key: issued.key.clone(),
+            certificate: issued.certificate.clone(),
+            chain: issued.chain.clone(),
+            friendly_name: Some(stem.clone()),
+        };
+        let encryption = if args.p12_legacy {
+            Pkcs12Encryption::Legacy
+        } else {
+            Pkcs12Encryption::Modern
+        };
+        files.push(Output::private(
+            "PKCS#12",
+            path,
+            bundle.to_der(password, encryption)?,
+        ));
+    }
+    outputs::write_all(&files, args.force.force)?;
+
+    report_issued(&issued.certificate, &files, out)?;
+    let ca_path = ctx.ca_cert_path()?;
+    let url = example_url(&params);
+    writeln!(out)?;
+    if args.client {
+        writeln!(
+            out,
+            "Next: present it to a server that trusts this CA, e.g.\n  curl --cacert {} --cert {} --key {} {url}",
+            quote(&ca_path),
+            quote(&cert_path),
+            quote(&key_path)
+        )?;
+        if key_secret.is_some() {
+            writeln!(
+                out,
+                "  (the key is encrypted: curl asks for its pass phrase, or add --pass)"
+            )?;
+        }
+    } else {
+        writeln!(
+            out,
+            "Next: serve it (e.g. `cargo run -p actix-https -- --cert {} --key {}`), then\n  curl --cacert {} {url}",
+            quote(&cert_path),
+            quote(&key_path),
+            quote(&ca_path)
+        )?;
+    }
+    Ok(())
+}
+
+/// `pki self-signed NAMES…`
+pub fn self_signed(args: &SelfSignedArgs, out: &mut String) -> Result<()> {
+    let profile = if args.client {
+        Profile::Client
+    } else {
+        Profile::Server
+    };
+    let params = with_validity(
+        CertParams::new(&args.names)?
+            .profile(profile)
+            .key_type(args.key_type.key_type),
+        &args.validity,
+    );
+    let stem = format!("{}-self-signed", default_stem(&args.names[..1], false));
+    let cert_path = args
+        .cert_file
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("{stem}.pem")));
+    let key_path = args
+        .key_file
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("{stem}-key.pem")));
+    outputs::check_free(&[&cert_path, &key_path], args.force.force)?;
+    let key_secret = secret::for_new_key(
+        &args.protection,
+        &format!("the new key {}", key_path.display()),
+    )?;
+    let issued = pki::self_signed(&params)?;
+    let key_pem = match &key_secret {
+        Some(p) => issued.key.to_pem_encrypted(p)?,
+        None => issued.key.to_pem()?,
+    };
+    let files = [
+        Output::public("certificate", &cert_path, issued.certificate.to_pem()?),
+        Output::private("key", &key_path, key_pem),
+    ];
+    outputs::write_all(&files, args.force.force)?;
+    crate::warn(
+        "a self-signed certificate is trusted by no browser or client; each client must be told \
+         to trust this very file (and again whenever it changes). `pki cert` issues from a local \
+         CA that is trusted once.",
+    );
+    report_issued(&issued.certificate, &files, out)?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "Only clients told to trust this file accept it, e.g.\n  curl --cacert {} {}",
+        quote(&cert_path),
+        example_url(&params)
+    )?;
+    Ok(())
+}
+
+/// mkcert's file naming: the first name (`*` as `_wildcard`, `:` as `_`),
+/// `+N` for N more names, `-client` for client certificates.
+pub fn default_stem(names: &[String], client: bool) -> String {
+    let first = names.first().map(String::as_str).unwrap_or("cert");
+    let mut stem = first
+        .replace('*', "_wildcard")
+        .replace([':', '/', '\\'], "_");
+    if names.len() > 1 {
+        stem.push_str(&format!("+{}", names.len() - 1));
+    }
+    if client {
+        stem.push_str("-client");
+    }
+    stem
+}
+
+pub fn with_validity(params: CertParams, validity: &Validity) -> CertParams {
+    match (validity.days, validity.not_after) {
+        (Some(days), _) => params.valid_for_days(days),
+        (None, Some(end)) => params.not_after(end),
+        (None, None) => params,
+    }
+}
+
+/// The names, the files and the expiry of what was just written.
+pub fn report_issued(cert: &Certificate, files: &[Output], out: &mut String) -> Result<()> {
+    writeln!(out, "Created a certificate valid for:")?;
+    for name in cert.subject_alt_names() {
+        writeln!(out, "  - {name}")?;
+    }
+    writeln!(out)?;
+    for file in files {
+        let note = match file.secrecy {
+            pki::fs::Secrecy::Private => " (private, mode 0600)",
+            pki::fs::Secrecy::Public => "",
+        };
+        writeln!(
+            out,
+            "  {:<18} {}{note}",
+            format!("{}:", file.what),
+            file.path.display()
+        )?;
+    }
+    writeln!(out)?;
+    let days = cert
+        .not_after()
+        .duration_since(SystemTime::now())
+        .map_or(0, |d| d.as_secs() / 86_400);
+    writeln!(
+        out,
+        "It expires on {} (in {days} days). Key: {}; serial {}.",
+        pki::cert::format_time(cert.not_after()),
+        cert.key_algorithm(),
+        cert.serial_hex()
+    )?;
+    Ok(())
+}
+
+/// An https URL for the first name a client could connect to.
+fn example_url(params: &CertParams) -> String {
+    let host = params.names().iter().find_map(|n| match n {
+        SubjectAltName::Dns(d) if !d.as_str().starts_with("*.") => Some(d.to_string()),
+        SubjectAltName::Ip(std::net::IpAddr::V4(ip)) => Some(ip.to_string()),
+        SubjectAltName::Ip(std::net::IpAddr::V6(ip)) => Some(format!("[{ip}]")),
+        _ => None,
+    });
+    format!("https://{}:8443/", host.as_deref().unwrap_or("localhost"))
+}

@@ -1,0 +1,190 @@
+//! `pki`: the certificates local HTTPS and mutual TLS need, from one command.
+//! `pki cert localhost` does what mkcert does; `pki key new`, `pki csr new`
+//! and `pki sign` redo the openssl recipes step by step, correctly.
+//!
+//! Exit status: 0 on success, 1 when `pki verify` refuses a certificate,
+//! 2 for bad usage or input (clap's own errors included).
+#![allow(clippy::print_stderr)]
+
+mod ca;
+mod cli;
+mod dates;
+mod inspect;
+mod issue;
+mod outputs;
+mod overview;
+mod revocation;
+mod secret;
+mod steps;
+mod verify;
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context as _, Result};
+use clap::{CommandFactory, Parser};
+
+use cli::{CaCommand, Cli, Command, CsrCommand, KeyCommand};
+
+/// What a command concluded, beyond success.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// It did what was asked.
+    Done,
+    /// It ran, and the answer is no (`pki verify` refused the certificate).
+    Refused,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mut out = String::new();
+    let result = run(cli, &mut out);
+    // A closed pipe (`pki inspect x.pem | head -3`) is not an error.
+    let _ = std::io::stdout().write_all(out.as_bytes());
+    match result {
+        Ok(Outcome::Done) => ExitCode::SUCCESS,
+        Ok(Outcome::Refused) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("error: {}", message(&e));
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli, out: &mut String) -> Result<Outcome> {
+    let ctx = Context {
+        ca_dir: cli.ca_dir,
+        ca_passphrase_file: cli.ca_passphrase_file,
+    };
+    let Some(command) = cli.command else {
+        overview::print(&ctx, out)?;
+        return Ok(Outcome::Done);
+    };
+    match command {
+        Command::Ca(CaCommand::Create(args)) => ca::create(&ctx, &args, out)?,
+        Command::Ca(CaCommand::Show(args)) => ca::show(&ctx, &args, out)?,
+        Command::Ca(CaCommand::Path) => ca::path(&ctx, out)?,
+        Command::Ca(CaCommand::Intermediate(args)) => ca::intermediate(&ctx, &args, out)?,
+        Command::Cert(args) => issue::cert(&ctx, &args, out)?,
+        Command::SelfSigned(args) => issue::self_signed(&args, out)?,
+        Command::Key(KeyCommand::New(args)) => steps::key_new(&args, out)?,
+        Command::Csr(CsrCommand::New(args)) => steps::csr_new(&args, out)?,
+        Command::Sign(args) => steps::sign(&ctx, &args, out)?,
+        Command::Revoke(args) => revocation::revoke(&ctx, &args, out)?,
+        Command::Crl(args) => revocation::crl(&ctx, &args, out)?,
+        Command::Inspect(args) => inspect::run(&args, out)?,
+        Command::Verify(args) => return verify::run(&ctx, &args, out),
+        Command::Completions(args) => {
+            let mut script = Vec::new();
+            clap_complete::generate(args.shell, &mut Cli::command(), "pki", &mut script);
+            out.push_str(&String::from_utf8_lossy(&script));
+        }
+    }
+    Ok(Outcome::Done)
+}
+
+/// What every command may need: where the CA is and how to open its key.
+#[derive(Debug)]
+pub struct Context {
+    ca_dir: Option<PathBuf>,
+    ca_passphrase_file: Option<PathBuf>,
+}
+
+impl Context {
+    /// The CA directory: `--ca-dir`, else `$CAROOT`, else the XDG data dir.
+    pub fn ca_dir(&self) -> Result<PathBuf> {
+        match &self.ca_dir {
+            Some(dir) => Ok(dir.clone()),
+            None => pki::ca::default_dir(|k| std::env::var_os(k)).context(
+                "cannot tell where the CA lives: set CAROOT or HOME, or pass --ca-dir DIR",
+            ),
+        }
+    }
+
+    /// The path of the CA certificate clients should trust.
+    pub fn ca_cert_path(&self) -> Result<PathBuf> {
+        Ok(self.ca_dir()?.join(pki::ca::CA_CERT_FILE))
+    }
+
+    /// Loads the existing CA, asking for its pass phrase if its key is encrypted.
+    pub fn load_ca(&self) -> Result<pki::Ca> {
+        let dir = self.ca_dir()?;
+        self.with_ca_passphrase(&dir, |p| pki::Ca::load(&dir, p))
+            .map_err(|e| no_ca_hint(e, &dir))
+    }
+
+    /// Loads the CA, creating a default one first if there is none (as
+    /// mkcert does on first use); says so in `out` when it does.
+    pub fn load_or_create_ca(&self, out: &mut String) -> Result<pki::Ca> {
+        let dir = self.ca_dir()?;
+        let (ca, created) = self.with_ca_passphrase(&dir, |p| {
+            pki::Ca::load_or_create(&dir, &pki::CaParams::new(), p)
+        })?;
+        if created {
+            out.push_str(&format!(
+                "Created a new local CA in {} (it is not trusted by anything yet;\n  \
+                 point clients at {}).\n\n",
+                dir.display(),
+                dir.join(pki::ca::CA_CERT_FILE).display()
+            ));
+        }
+        Ok(ca)
+    }
+
+    fn with_ca_passphrase<T>(
+        &self,
+        dir: &Path,
+        load: impl Fn(Option<&pki::Passphrase>) -> pki::Result<T>,
+    ) -> Result<T> {
+        let what = format!("the CA key {}", dir.join(pki::ca::CA_KEY_FILE).display());
+        secret::with_passphrase(
+            self.ca_passphrase_file.as_deref(),
+            &what,
+            "--ca-passphrase-file",
+            load,
+        )
+    }
+}
+
+/// Adds the command that makes a CA to "there is no CA".
+fn no_ca_hint(e: anyhow::Error, dir: &Path) -> anyhow::Error {
+    if let Some(pki::Error::NoCa { .. }) = e.downcast_ref::<pki::Error>() {
+        return anyhow::anyhow!(
+            "there is no CA in {}; create one with `pki ca create` (or `pki cert NAMES`, which makes one on first use), or point --ca-dir at an existing one",
+            dir.display()
+        );
+    }
+    e
+}
+
+/// The error and its causes on one line, skipping a cause the message
+/// already quotes (the library's I/O errors name their source themselves).
+fn message(e: &anyhow::Error) -> String {
+    let mut text = e.to_string();
+    for cause in e.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
+}
+
+/// Writes a warning to stderr at once, so it shows even if a later step fails.
+pub fn warn(message: &str) {
+    eprintln!("warning: {message}");
+}
+
+/// Shell-quotes a path for a command the user may paste.
+pub fn quote(path: &Path) -> String {
+    let s = path.display().to_string();
+    if s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-+:@=,".contains(c))
+    {
+        s
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}

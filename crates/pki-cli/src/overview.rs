@@ -1,0 +1,57 @@
+//! `pki` with no arguments: what it is, where the CA is, what to type next.
+
+use std::fmt::Write as _;
+
+use anyhow::Result;
+
+use crate::Context;
+
+/// Writes the overview.
+pub fn print(ctx: &Context, out: &mut String) -> Result<()> {
+    writeln!(
+        out,
+        "pki {}: certificates for local HTTPS and mutual TLS, trusted by real clients.",
+        env!("CARGO_PKG_VERSION")
+    )?;
+    writeln!(out)?;
+    match ctx.ca_dir() {
+        Ok(dir) => {
+            let cert = dir.join(pki::ca::CA_CERT_FILE);
+            if cert.exists() {
+                let state = match pki::Certificate::read(&cert) {
+                    Ok(c) => format!(
+                        "'{}', expires {}",
+                        c.subject(),
+                        pki::cert::format_time(c.not_after())
+                    ),
+                    Err(e) => format!("unreadable: {e}"),
+                };
+                writeln!(out, "Local CA: {} ({state})", dir.display())?;
+            } else {
+                writeln!(
+                    out,
+                    "Local CA: {} (none yet; `pki cert` or `pki ca create` makes it)",
+                    dir.display()
+                )?;
+            }
+        }
+        Err(e) => writeln!(out, "Local CA: unknown ({e:#})")?,
+    }
+    writeln!(out)?;
+    writeln!(out, "Most useful:")?;
+    writeln!(
+        out,
+        "  pki cert localhost 127.0.0.1 ::1      a server certificate and key, like mkcert"
+    )?;
+    writeln!(
+        out,
+        "  pki cert --client alice@example.test  a client certificate for mutual TLS"
+    )?;
+    writeln!(
+        out,
+        "  pki inspect FILE|https://HOST:PORT    what a file holds or a server sends"
+    )?;
+    writeln!(out)?;
+    writeln!(out, "All commands: pki --help")?;
+    Ok(())
+}
