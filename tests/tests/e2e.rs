@@ -10,6 +10,8 @@
 mod bad_input;
 #[path = "e2e/cli.rs"]
 mod cli;
+#[path = "e2e/cli_seeds.rs"]
+mod cli_seeds;
 #[path = "e2e/crl.rs"]
 mod crl;
 #[path = "e2e/explain.rs"]

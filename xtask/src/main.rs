@@ -10,13 +10,16 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use pki::{Ca, CaParams};
 
+mod bench;
+
 const USAGE: &str = "\
 usage: cargo xtask <task>
 
 tasks:
   gen-ca [--dir DIR]      create the local development CA (or report the one there)
                           in DIR, else $CAROOT, else $XDG_DATA_HOME/pki or ~/.local/share/pki
-  fixtures [--out DIR]    write the test certificate fixtures (default: target/fixtures)";
+  fixtures [--out DIR]    write the test certificate fixtures (default: target/fixtures)
+  bench [issue]           time issuance: pki vs mkcert vs the openssl CLI (needs hyperfine, mkcert)";
 
 fn main() -> ExitCode {
     match run(std::env::args().skip(1).collect()) {
@@ -40,6 +43,11 @@ fn run(args: Vec<String>) -> Result<String> {
     match task.as_str() {
         "gen-ca" => gen_ca(flag_value(rest, "--dir")?),
         "fixtures" => fixtures(flag_value(rest, "--out")?),
+        "bench" => match rest {
+            [] => bench::issue(&project_root()),
+            [what] if what == "issue" => bench::issue(&project_root()),
+            _ => bail!("unknown benchmark {rest:?}; choose issue\n\n{USAGE}"),
+        },
         "-h" | "--help" | "help" => Ok(format!("{USAGE}\n")),
         other => bail!("unknown task {other:?}\n\n{USAGE}"),
     }

@@ -350,8 +350,13 @@ impl Ca {
             },
             other => other,
         };
-        ca.key.write_pem(&key_path, passphrase).map_err(exists)?;
-        if let Err(e) = ca.cert.write_pem(&cert_path) {
+        write_key(&ca.key, &key_path, passphrase).map_err(exists)?;
+        if let Err(e) = fs::write_durable(
+            &cert_path,
+            &ca.cert.to_pem()?,
+            Secrecy::Public,
+            Overwrite::Refuse,
+        ) {
             // Take back the key we just wrote, so no half CA is left behind.
             let _ = std::fs::remove_file(&key_path);
             return Err(exists(e));
@@ -434,12 +439,12 @@ impl Ca {
     pub fn write_to(&self, dir: &Path, passphrase: Option<&Passphrase>) -> Result<()> {
         fs::create_private_dir(dir)?;
         let (cert_path, key_path) = ca_paths(dir);
-        self.key.write_pem(&key_path, passphrase)?;
+        write_key(&self.key, &key_path, passphrase)?;
         let mut pem = self.cert.to_pem()?;
         for c in &self.chain {
             pem.extend(c.to_pem()?);
         }
-        fs::write_atomic(&cert_path, &pem, Secrecy::Public, Overwrite::Refuse)
+        fs::write_durable(&cert_path, &pem, Secrecy::Public, Overwrite::Refuse)
     }
 
     /// The CA's own certificate.
@@ -673,6 +678,15 @@ impl fmt::Debug for Ca {
             .field("chain_len", &self.chain.len())
             .finish()
     }
+}
+
+/// A CA key, encrypted if a pass phrase is given, synced to disk.
+fn write_key(key: &PrivateKey, path: &Path, passphrase: Option<&Passphrase>) -> Result<()> {
+    let pem = match passphrase {
+        Some(p) => key.to_pem_encrypted(p)?,
+        None => key.to_pem()?,
+    };
+    fs::write_durable(path, &pem, Secrecy::Private, Overwrite::Refuse)
 }
 
 fn ca_paths(dir: &Path) -> (PathBuf, PathBuf) {

@@ -1,7 +1,12 @@
 //! Every file `pki` writes goes through here: a temp file in the target's own
-//! directory, written, synced, given its mode, then renamed into place. A crash
-//! or a full disk leaves either the old file or the new one, never half of one,
+//! directory, written, given its mode, then renamed into place. A crash or a
+//! full disk leaves either the old file or the new one, never half of one,
 //! and a private key is never readable by others, not even for a moment.
+//!
+//! Only a CA's own files are also synced to disk before the rename
+//! ([`write_durable`]): losing a CA key to a power cut means trusting a new
+//! CA everywhere, while a leaf is re-issued in milliseconds, and syncing it
+//! would double the time `pki cert` takes.
 
 use std::fs;
 use std::io::Write;
@@ -52,6 +57,27 @@ pub fn write_atomic(
     secrecy: Secrecy,
     overwrite: Overwrite,
 ) -> Result<()> {
+    write(path, contents, secrecy, overwrite, false)
+}
+
+/// As [`write_atomic`], and synced to disk before it appears under its name:
+/// for files that are costly to lose (a CA's certificate and key).
+pub fn write_durable(
+    path: &Path,
+    contents: &[u8],
+    secrecy: Secrecy,
+    overwrite: Overwrite,
+) -> Result<()> {
+    write(path, contents, secrecy, overwrite, true)
+}
+
+fn write(
+    path: &Path,
+    contents: &[u8],
+    secrecy: Secrecy,
+    overwrite: Overwrite,
+    sync: bool,
+) -> Result<()> {
     let io_err = |action, source| Error::Io {
         action,
         path: path.to_path_buf(),
@@ -70,7 +96,13 @@ pub fn write_atomic(
         .tempfile_in(&dir)
         .map_err(|e| io_err(FileAction::Write, e))?;
     tmp.write_all(contents)
-        .and_then(|()| tmp.as_file().sync_all())
+        .and_then(|()| {
+            if sync {
+                tmp.as_file().sync_all()
+            } else {
+                Ok(())
+            }
+        })
         .map_err(|e| io_err(FileAction::Write, e))?;
     if secrecy == Secrecy::Public {
         tmp.as_file()

@@ -1,0 +1,76 @@
+//! The one error type of the library: every message names the file or value
+//! and says what to do, and none carries key material.
+
+use std::path::PathBuf;
+
+/// What can go wrong setting up TLS.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Reading or parsing a certificate, key or CRL failed (the message names the file).
+    #[error(transparent)]
+    Pki(#[from] pki::Error),
+    /// The key file does not hold the certificate's key.
+    #[error(
+        "the key {} does not belong to the certificate {}; give the key the certificate was issued for",
+        key.display(),
+        cert.display()
+    )]
+    KeyMismatch {
+        /// The certificate file.
+        cert: PathBuf,
+        /// The key file.
+        key: PathBuf,
+    },
+    /// A `--sni` value that is not `HOST=CERT,KEY`.
+    #[error("invalid SNI entry {input:?}: {reason}")]
+    InvalidSni {
+        /// What was given.
+        input: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A client-CA file without a CA certificate.
+    #[error("{} holds no CA certificate to verify clients against; give the CA that issued the client certificates", path.display())]
+    NoClientCa {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A path OpenSSL cannot be given.
+    #[error("{}: {reason}", path.display())]
+    UnusablePath {
+        /// The path.
+        path: PathBuf,
+        /// Why, and what to do.
+        reason: &'static str,
+    },
+    /// A background thread could not be started.
+    #[error("failed to start {what}: {source}")]
+    Thread {
+        /// Which thread.
+        what: &'static str,
+        /// The system's error.
+        source: std::io::Error,
+    },
+    /// OpenSSL refused part of the TLS setup.
+    #[error("OpenSSL refused to {action}: {source}")]
+    OpenSsl {
+        /// What was being done.
+        action: &'static str,
+        /// OpenSSL's errors.
+        source: openssl::error::ErrorStack,
+    },
+}
+
+/// The library's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+pub(crate) trait Context<T> {
+    fn context(self, action: &'static str) -> Result<T>;
+}
+
+impl<T> Context<T> for std::result::Result<T, openssl::error::ErrorStack> {
+    fn context(self, action: &'static str) -> Result<T> {
+        self.map_err(|source| Error::OpenSsl { action, source })
+    }
+}

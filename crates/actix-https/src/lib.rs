@@ -1,0 +1,40 @@
+//! HTTPS and mutual TLS for actix-web over OpenSSL, made from `pki` types or
+//! files.
+//!
+//! [`TlsServerBuilder`] turns identities (certificate + key, from memory or
+//! watched files) and a policy ([`TlsProfile`], [`ClientVerification`] with an
+//! optional CRL, SNI entries) into the `SslAcceptorBuilder` that
+//! `HttpServer::bind_openssl` takes. [`on_connect`] records what the
+//! handshake settled on, which handlers read with the [`TlsInfo`] and
+//! [`ClientCert`] extractors. [`pages`] is the small site the `actix-https`
+//! binary serves.
+//!
+//! ```no_run
+//! use actix_https::{IdentitySource, Identity, TlsServerBuilder, on_connect, pages};
+//! use actix_web::{App, HttpServer};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let ca = pki::Ca::generate(&pki::CaParams::new())?;
+//! let issued = ca.issue(&pki::CertParams::new(["localhost", "127.0.0.1"])?)?;
+//! let tls = TlsServerBuilder::new(IdentitySource::Fixed(Identity::from_issued(&issued))).build()?;
+//! HttpServer::new(|| App::new().configure(pages::routes))
+//!     .on_connect(on_connect)
+//!     .bind_openssl("127.0.0.1:8443", tls.acceptor()?)?
+//!     .run()
+//!     .await?;
+//! # Ok(()) }
+//! ```
+
+pub mod conn;
+pub mod error;
+pub mod identity;
+pub mod pages;
+pub mod tls;
+
+pub use conn::{ClientCert, TlsInfo, on_connect};
+pub use error::{Error, Result};
+pub use identity::Identity;
+pub use tls::{
+    ClientAuth, ClientVerification, IdentitySource, ReloadEvent, SniPattern, TlsProfile, TlsServer,
+    TlsServerBuilder,
+};

@@ -1,0 +1,485 @@
+//! `actix-https`: serves HTTPS on localhost with a certificate the local
+//! development CA issued, with no arguments; plain HTTP, mutual TLS, SNI,
+//! hot reload and the rest through flags (each also an environment variable).
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod defaults;
+
+use std::io::IsTerminal;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_https::{
+    ClientAuth, ClientVerification, Identity, IdentitySource, ReloadEvent, TlsProfile, TlsServer,
+    TlsServerBuilder,
+};
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header;
+use actix_web::middleware::{Condition, DefaultHeaders, Next, from_fn};
+use actix_web::{App, HttpResponse, HttpServer};
+use anyhow::{Context as _, Result, bail};
+use clap::{Parser, ValueEnum};
+use pki::Passphrase;
+
+/// HTTPS (or plain HTTP, or mutual TLS) for local development.
+#[derive(Debug, Parser)]
+#[command(name = "actix-https", version, max_term_width = 100)]
+struct Args {
+    /// Serve plain HTTP instead of HTTPS.
+    #[arg(long, env = "ACTIX_HTTPS_HTTP", conflicts_with_all = ["cert", "adhoc", "client_ca"])]
+    http: bool,
+    /// The certificate file (PEM; leaf first, then intermediates). Default:
+    /// one for localhost, 127.0.0.1 and ::1 from the local CA.
+    #[arg(long, env = "ACTIX_HTTPS_CERT", value_name = "FILE", requires = "key")]
+    cert: Option<PathBuf>,
+    /// The private key of --cert (PEM or DER, encrypted or not).
+    #[arg(long, env = "ACTIX_HTTPS_KEY", value_name = "FILE", requires = "cert")]
+    key: Option<PathBuf>,
+    /// A file whose first line is the pass phrase of an encrypted --key
+    /// (else $ACTIX_HTTPS_KEY_PASSPHRASE, else a prompt on a terminal).
+    #[arg(long, env = "ACTIX_HTTPS_KEY_PASSPHRASE_FILE", value_name = "FILE")]
+    key_passphrase_file: Option<PathBuf>,
+    /// An ephemeral self-signed certificate, new at every start (like Flask's
+    /// `adhoc`); no client trusts it.
+    #[arg(long, env = "ACTIX_HTTPS_ADHOC", conflicts_with = "cert")]
+    adhoc: bool,
+    /// Verify client certificates against the CA(s) in this PEM file (mutual TLS).
+    #[arg(long, env = "ACTIX_HTTPS_CLIENT_CA", value_name = "FILE")]
+    client_ca: Option<PathBuf>,
+    /// Whether clients must present a certificate (default: required).
+    #[arg(
+        long,
+        env = "ACTIX_HTTPS_CLIENT_AUTH",
+        value_enum,
+        requires = "client_ca"
+    )]
+    client_auth: Option<ClientAuthArg>,
+    /// Refuse client certificates this CRL (PEM or DER) revokes.
+    #[arg(
+        long,
+        env = "ACTIX_HTTPS_CRL",
+        value_name = "FILE",
+        requires = "client_ca"
+    )]
+    crl: Option<PathBuf>,
+    /// Another certificate for clients asking for HOST (SNI): HOST=CERT,KEY.
+    /// HOST may be a wildcard (*.app.test). Repeatable; ';'-separated in the
+    /// environment variable.
+    #[arg(
+        long = "sni",
+        env = "ACTIX_HTTPS_SNI",
+        value_name = "HOST=CERT,KEY",
+        value_delimiter = ';'
+    )]
+    sni: Vec<String>,
+    /// TLS versions and ciphers: intermediate (TLS 1.2 and 1.3) or modern (1.3 only).
+    #[arg(long, env = "ACTIX_HTTPS_TLS_PROFILE", value_enum, default_value_t = ProfileArg::Intermediate)]
+    tls_profile: ProfileArg,
+    /// Send Strict-Transport-Security (browsers then refuse plain HTTP for a year).
+    #[arg(long, env = "ACTIX_HTTPS_HSTS")]
+    hsts: bool,
+    /// Also listen for plain HTTP on this port and redirect it to HTTPS.
+    #[arg(long, env = "ACTIX_HTTPS_REDIRECT_HTTP", value_name = "PORT")]
+    redirect_http: Option<u16>,
+    /// Address to listen on (repeatable; default 127.0.0.1 and [::1], port
+    /// 8443, or 8080 with --http).
+    #[arg(
+        long = "bind",
+        env = "ACTIX_HTTPS_BIND",
+        value_name = "ADDR",
+        value_delimiter = ','
+    )]
+    bind: Vec<SocketAddr>,
+    /// Worker threads (default: one per core).
+    #[arg(long, env = "ACTIX_HTTPS_WORKERS", value_name = "N")]
+    workers: Option<usize>,
+    /// Print one line per request.
+    #[arg(long, env = "ACTIX_HTTPS_LOG")]
+    log: bool,
+    /// The local CA directory (default: $CAROOT, else $XDG_DATA_HOME/pki, else ~/.local/share/pki).
+    #[arg(long, env = "ACTIX_HTTPS_CA_DIR", value_name = "DIR")]
+    ca_dir: Option<PathBuf>,
+    /// How often to check the certificate files for changes, in milliseconds.
+    #[arg(
+        long,
+        env = "ACTIX_HTTPS_RELOAD_MS",
+        value_name = "MS",
+        default_value_t = 1000
+    )]
+    reload_ms: u64,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ClientAuthArg {
+    Required,
+    Optional,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ProfileArg {
+    Intermediate,
+    Modern,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", message(&e));
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The error and its causes on one line, skipping causes already quoted.
+fn message(e: &anyhow::Error) -> String {
+    let mut text = e.to_string();
+    for cause in e.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
+}
+
+fn run(args: Args) -> Result<()> {
+    // Everything that can fail on input happens here, before anything binds.
+    let plan = Plan::from_args(&args)?;
+    let system = actix_web::rt::System::new();
+    system.block_on(serve(args, plan))
+}
+
+/// What start-up worked out: the TLS server (None for --http), what to print.
+struct Plan {
+    tls: Option<TlsServer>,
+    binds: Vec<SocketAddr>,
+    notes: Vec<String>,
+}
+
+impl Plan {
+    fn from_args(args: &Args) -> Result<Self> {
+        let default_port = if args.http { 8080 } else { 8443 };
+        let binds = if args.bind.is_empty() {
+            vec![
+                SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), default_port),
+                SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), default_port),
+            ]
+        } else {
+            args.bind.clone()
+        };
+        if args.http {
+            return Ok(Plan {
+                tls: None,
+                binds,
+                notes: vec!["plain HTTP: nothing is encrypted".to_owned()],
+            });
+        }
+        let mut notes = Vec::new();
+        let source = if let (Some(cert), Some(key)) = (&args.cert, &args.key) {
+            let passphrase = key_passphrase(args, key)?;
+            // Loaded once now, so a bad pair stops the start with its file names.
+            Identity::from_files(cert, key, passphrase.as_deref())?;
+            IdentitySource::Files {
+                cert: cert.clone(),
+                key: key.clone(),
+                passphrase,
+            }
+        } else if args.adhoc {
+            let issued =
+                pki::self_signed(&pki::CertParams::new(["localhost", "127.0.0.1", "::1"])?)?;
+            eprintln!(
+                "warning: --adhoc: serving a self-signed certificate made just now; no browser or \
+                 client trusts it, and it changes at every start. Drop --adhoc to use the local CA."
+            );
+            notes.push("certificate: ephemeral, self-signed (untrusted)".to_owned());
+            IdentitySource::Fixed(Identity::from_issued(&issued))
+        } else {
+            let port = binds.first().map_or(8443, SocketAddr::port);
+            let local = defaults::local_identity(
+                args.ca_dir.as_deref(),
+                &format!("https://localhost:{port}/"),
+            )?;
+            notes.extend(local.notes);
+            IdentitySource::Files {
+                cert: local.cert,
+                key: local.key,
+                passphrase: None,
+            }
+        };
+        let profile = match args.tls_profile {
+            ProfileArg::Intermediate => TlsProfile::Intermediate,
+            ProfileArg::Modern => TlsProfile::Modern,
+        };
+        let mut builder = TlsServerBuilder::new(source).profile(profile);
+        if let Some(ca) = &args.client_ca {
+            let mode = match args.client_auth.unwrap_or(ClientAuthArg::Required) {
+                ClientAuthArg::Required => ClientAuth::Required,
+                ClientAuthArg::Optional => ClientAuth::Optional,
+            };
+            let mut verification = ClientVerification::from_file(mode, ca)?;
+            if let Some(crl) = &args.crl {
+                verification = verification.crl_file(crl)?;
+            }
+            builder = builder.client_auth(verification);
+        }
+        for entry in &args.sni {
+            let (host, cert, key) = parse_sni(entry)?;
+            let passphrase = key_passphrase(args, &key)?;
+            Identity::from_files(&cert, &key, passphrase.as_deref())
+                .with_context(|| format!("--sni {entry}"))?;
+            builder = builder.sni(
+                &host,
+                IdentitySource::Files {
+                    cert,
+                    key,
+                    passphrase,
+                },
+            )?;
+        }
+        let builder =
+            builder.reload_every(Duration::from_millis(args.reload_ms.max(50)), report_reload);
+        Ok(Plan {
+            tls: Some(builder.build()?),
+            binds,
+            notes,
+        })
+    }
+}
+
+fn report_reload(event: &ReloadEvent) {
+    match event {
+        ReloadEvent::Reloaded { cert, certificate } => println!(
+            "reloaded {}: names {}, expires {}; new connections use it",
+            cert.display(),
+            names(certificate),
+            pki::cert::format_time(certificate.not_after())
+        ),
+        ReloadEvent::Failed { cert, error } => eprintln!(
+            "error: {} changed but cannot be used ({error}); still serving the previous certificate",
+            cert.display()
+        ),
+    }
+}
+
+/// `HOST=CERT,KEY`
+fn parse_sni(entry: &str) -> Result<(String, PathBuf, PathBuf)> {
+    let Some((host, files)) = entry.split_once('=') else {
+        bail!("--sni {entry:?}: write HOST=CERT,KEY (e.g. api.test=api.pem,api-key.pem)");
+    };
+    let Some((cert, key)) = files.split_once(',') else {
+        bail!(
+            "--sni {entry:?}: after {host}= give the certificate and key files separated by a comma"
+        );
+    };
+    if host.is_empty() || cert.is_empty() || key.is_empty() {
+        bail!("--sni {entry:?}: write HOST=CERT,KEY with all three parts");
+    }
+    Ok((host.to_owned(), PathBuf::from(cert), PathBuf::from(key)))
+}
+
+/// The pass phrase of `key` if it is encrypted: from the file flag, the
+/// environment, or a terminal prompt; a clear error otherwise.
+fn key_passphrase(args: &Args, key: &std::path::Path) -> Result<Option<Arc<Passphrase>>> {
+    if let Some(file) = &args.key_passphrase_file {
+        let p = Passphrase::from_file_contents(&pki::fs::read(file)?);
+        return Ok(Some(Arc::new(p)));
+    }
+    match pki::PrivateKey::read(key, None) {
+        Err(pki::Error::PassphraseRequired { .. }) => {}
+        // Readable without one (or unreadable: reported with the pair later).
+        _ => return Ok(None),
+    }
+    if let Some(value) = std::env::var_os("ACTIX_HTTPS_KEY_PASSPHRASE") {
+        return Ok(Some(Arc::new(Passphrase::new(value.into_encoded_bytes()))));
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!(
+            "the key {} is encrypted; give its pass phrase with --key-passphrase-file FILE or \
+             $ACTIX_HTTPS_KEY_PASSPHRASE, or start the server on a terminal to be asked",
+            key.display()
+        );
+    }
+    let answer = rpassword::prompt_password(format!("Pass phrase for {}: ", key.display()))
+        .context("failed to read the pass phrase from the terminal")?;
+    Ok(Some(Arc::new(Passphrase::from(answer))))
+}
+
+async fn serve(args: Args, plan: Plan) -> Result<()> {
+    let hsts = args.hsts && plan.tls.is_some();
+    let log = args.log;
+    let redirect_port = args.redirect_http.filter(|_| plan.tls.is_some());
+    let https_port = plan.binds.first().map_or(8443, SocketAddr::port);
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .wrap(Condition::new(
+                hsts,
+                DefaultHeaders::new().add((
+                    header::STRICT_TRANSPORT_SECURITY,
+                    "max-age=31536000; includeSubDomains",
+                )),
+            ))
+            .wrap(Condition::new(
+                redirect_port.is_some(),
+                from_fn(move |req, next| redirect(req, next, https_port)),
+            ))
+            .wrap(Condition::new(log, from_fn(log_request)))
+            .configure(actix_https::pages::routes)
+    })
+    .on_connect(actix_https::on_connect)
+    .shutdown_timeout(5);
+    if let Some(n) = args.workers {
+        server = server.workers(n);
+    }
+    // Listeners are bound here, so a port in use is reported with its address.
+    let mut bound = Vec::new();
+    for addr in &plan.binds {
+        let listener = match std::net::TcpListener::bind(addr) {
+            Ok(l) => l,
+            // [::1] is missing on hosts without IPv6; that alone is no reason to stop.
+            Err(e) if args.bind.is_empty() && addr.is_ipv6() => {
+                eprintln!("warning: not listening on {addr}: {e}");
+                continue;
+            }
+            Err(e) => {
+                return Err(e).with_context(|| {
+                    format!("cannot listen on {addr}; is another server using it? choose another address with --bind")
+                });
+            }
+        };
+        server = match &plan.tls {
+            Some(tls) => server.listen_openssl(listener, tls.acceptor()?)?,
+            None => server.listen(listener)?,
+        };
+        bound.push(*addr);
+    }
+    if let Some(port) = redirect_port {
+        for addr in &bound {
+            let plain = SocketAddr::new(addr.ip(), port);
+            let listener = std::net::TcpListener::bind(plain).with_context(|| {
+                format!(
+                    "cannot listen for plain HTTP on {plain} (--redirect-http); choose another port"
+                )
+            })?;
+            server = server.listen(listener)?;
+        }
+    }
+    print_banner(&plan, &bound, redirect_port);
+    server
+        .run()
+        .await
+        .context("the server stopped with an error")?;
+    println!("stopped");
+    Ok(())
+}
+
+/// The start-up report: where, with what, and a command that works as printed.
+fn print_banner(plan: &Plan, bound: &[SocketAddr], redirect_port: Option<u16>) {
+    let scheme = if plan.tls.is_some() { "https" } else { "http" };
+    let port = bound.first().map_or(8443, SocketAddr::port);
+    let loopback_only = bound.iter().all(|a| a.ip().is_loopback());
+    let host = if loopback_only {
+        "localhost".to_owned()
+    } else {
+        match bound.first().map(SocketAddr::ip) {
+            Some(IpAddr::V6(ip)) if !ip.is_unspecified() => format!("[{ip}]"),
+            Some(ip) if !ip.is_unspecified() => ip.to_string(),
+            _ => "localhost".to_owned(),
+        }
+    };
+    let url = format!("{scheme}://{host}:{port}/");
+    let addrs: Vec<String> = bound.iter().map(ToString::to_string).collect();
+    println!("Serving {url} (listening on {})", addrs.join(", "));
+    if let Some(tls) = &plan.tls {
+        let cert = tls.default_certificate();
+        println!(
+            "  certificate: {} (expires {})",
+            names(&cert),
+            pki::cert::format_time(cert.not_after())
+        );
+        for (pattern, cert) in tls.sni_certificates() {
+            println!(
+                "  for {pattern}: {} (expires {})",
+                names(&cert),
+                pki::cert::format_time(cert.not_after())
+            );
+        }
+        match tls.client_auth() {
+            Some(ClientAuth::Required) => println!("  client certificates: required"),
+            Some(ClientAuth::Optional) => println!("  client certificates: optional"),
+            None => {}
+        }
+    }
+    for note in &plan.notes {
+        println!("  {note}");
+    }
+    if let Some(p) = redirect_port {
+        println!("  plain HTTP on port {p} redirects here");
+    }
+    println!("Press Ctrl-C to stop.");
+}
+
+fn names(cert: &pki::Certificate) -> String {
+    cert.subject_alt_names()
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Answers plain-HTTP requests with a permanent redirect to HTTPS.
+async fn redirect(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+    https_port: u16,
+) -> Result<ServiceResponse<actix_web::body::EitherBody<impl MessageBody>>, actix_web::Error> {
+    let is_tls = req
+        .conn_data::<actix_https::TlsInfo>()
+        .is_some_and(actix_https::TlsInfo::is_tls);
+    if is_tls {
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_left_body);
+    }
+    let host = req.connection_info().host().to_owned();
+    let bare = match host.rsplit_once(':') {
+        Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) && !h.ends_with(':') => h.to_owned(),
+        _ => host,
+    };
+    let path = req
+        .uri()
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_owned();
+    let location = format!("https://{bare}:{https_port}{path}");
+    let response = HttpResponse::PermanentRedirect()
+        .insert_header((header::LOCATION, location))
+        .finish();
+    Ok(req.into_response(response).map_into_right_body())
+}
+
+/// One line per request: client, method, path, status, time.
+async fn log_request(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let start = std::time::Instant::now();
+    let peer = req
+        .peer_addr()
+        .map_or_else(|| "-".to_owned(), |a| a.to_string());
+    let line = format!("{} {} {:?}", req.method(), req.path(), req.version());
+    let response = next.call(req).await?;
+    println!(
+        "{peer} \"{line}\" {} {:.1}ms",
+        response.status().as_u16(),
+        start.elapsed().as_secs_f64() * 1e3
+    );
+    Ok(response)
+}
