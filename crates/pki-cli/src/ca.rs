@@ -90,7 +90,14 @@ pub fn intermediate(ctx: &Context, args: &CaIntermediateArgs, out: &mut String) 
     let params = ca_params(params, &args.name_constraints)?;
     let key_path = args.out.join(pki::ca::CA_KEY_FILE);
     let cert_path = args.out.join(pki::ca::CA_CERT_FILE);
-    crate::outputs::check_free(&[&cert_path, &key_path], false)?;
+    for path in [&cert_path, &key_path] {
+        if path.exists() {
+            anyhow::bail!(
+                "{} already exists; choose another --out directory for the intermediate",
+                path.display()
+            );
+        }
+    }
     let root = ctx.load_ca()?;
     let what = format!("the new intermediate key {}", key_path.display());
     let passphrase = secret::for_new_key(&args.protection, &what)?;

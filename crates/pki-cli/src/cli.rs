@@ -157,7 +157,8 @@ pub struct CertArgs {
     /// A file whose first line is the PKCS#12 password (else pki asks).
     #[arg(long, value_name = "FILE", requires = "p12_file")]
     pub p12_password_file: Option<PathBuf>,
-    /// Encrypt the PKCS#12 file as old clients need (3DES, SHA-1 MAC).
+    /// Encrypt the PKCS#12 file as old clients need (RC2-40 for certificates,
+    /// 3DES for the key, SHA-1 MAC).
     #[arg(long, requires = "p12_file")]
     pub p12_legacy: bool,
     #[command(flatten)]

@@ -27,7 +27,8 @@ pub fn cert(ctx: &Context, args: &CertArgs, out: &mut String) -> Result<()> {
     for warning in params.warnings() {
         crate::warn(&warning.to_string());
     }
-    let stem = default_stem(&args.names, args.client);
+    let stem = default_stem(&display_names(&args.names, &params), args.client);
+    check_validity(ctx, &args.validity)?;
     let cert_path = args
         .cert_file
         .clone()
@@ -154,7 +155,13 @@ pub fn self_signed(args: &SelfSignedArgs, out: &mut String) -> Result<()> {
             .key_type(args.key_type.key_type),
         &args.validity,
     );
-    let stem = format!("{}-self-signed", default_stem(&args.names[..1], false));
+    for warning in params.warnings() {
+        crate::warn(&warning.to_string());
+    }
+    let stem = format!(
+        "{}-self-signed",
+        default_stem(&display_names(&args.names, &params)[..1], false)
+    );
     let cert_path = args
         .cert_file
         .clone()
@@ -191,6 +198,61 @@ pub fn self_signed(args: &SelfSignedArgs, out: &mut String) -> Result<()> {
         quote(&cert_path),
         example_url(&params)
     )?;
+    Ok(())
+}
+
+/// The names as the certificate will hold them (IDNs in their ASCII form),
+/// which is what mkcert names files after.
+pub fn display_names(typed: &[String], params: &CertParams) -> Vec<String> {
+    typed
+        .iter()
+        .zip(params.names())
+        .map(|(typed, parsed)| {
+            // mkcert keeps ASCII input as typed (case included) and converts
+            // only internationalised names.
+            if typed.is_ascii() {
+                typed.clone()
+            } else {
+                parsed.to_string()
+            }
+        })
+        .collect()
+}
+
+/// Refuses a lifetime that cannot work before anything (a CA included) is
+/// created: zero days, an end in the past, or one past a new CA's end.
+pub fn check_validity(ctx: &Context, validity: &Validity) -> Result<()> {
+    let now = SystemTime::now();
+    if validity.days == Some(0) {
+        anyhow::bail!("--days 0 would end the certificate before it starts; give at least 1");
+    }
+    if let Some(end) = validity.not_after
+        && end <= now
+    {
+        anyhow::bail!(
+            "--not-after {} is in the past; give a later date",
+            pki::cert::format_time(end)
+        );
+    }
+    let ca_exists = ctx.ca_cert_path()?.exists();
+    if !ca_exists {
+        let ca_end =
+            now + std::time::Duration::from_secs(u64::from(pki::ca::DEFAULT_ROOT_DAYS) * 86_400);
+        let end = match (validity.days, validity.not_after) {
+            (Some(days), _) => Some(now + std::time::Duration::from_secs(u64::from(days) * 86_400)),
+            (None, end) => end,
+        };
+        if let Some(end) = end
+            && end > ca_end
+        {
+            anyhow::bail!(
+                "the certificate would end on {}, after the new CA would ({} days from now); \
+                 choose an earlier end, or create a longer-lived CA first with `pki ca create --days N`",
+                pki::cert::format_time(end),
+                pki::ca::DEFAULT_ROOT_DAYS
+            );
+        }
+    }
     Ok(())
 }
 

@@ -53,6 +53,17 @@ pub fn check_free(paths: &[&Path], force: bool) -> Result<()> {
                 path.display()
             );
         }
+        let parent = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        if !parent.is_dir() {
+            bail!(
+                "cannot write {}: the directory {} does not exist; create it first",
+                path.display(),
+                parent.display()
+            );
+        }
         if path.is_dir() {
             bail!("{} is a directory; give a file name", path.display());
         }

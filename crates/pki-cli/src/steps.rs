@@ -37,9 +37,14 @@ pub fn key_new(args: &KeyNewArgs, out: &mut String) -> Result<()> {
         key.algorithm(),
         args.out.display()
     )?;
+    let pass_hint = match (&passphrase, &args.protection.passphrase_file) {
+        (Some(_), Some(file)) => format!(" --passphrase-file {}", quote(file)),
+        (Some(_), None) => " --passphrase-file FILE".to_owned(),
+        (None, _) => String::new(),
+    };
     writeln!(
         out,
-        "Next: pki csr new --key {} localhost 127.0.0.1",
+        "Next: pki csr new --key {}{pass_hint} localhost 127.0.0.1",
         quote(&args.out)
     )?;
     Ok(())
@@ -47,12 +52,13 @@ pub fn key_new(args: &KeyNewArgs, out: &mut String) -> Result<()> {
 
 /// `pki csr new NAMES…`
 pub fn csr_new(args: &CsrNewArgs, out: &mut String) -> Result<()> {
-    let stem = default_stem(&args.names, args.client);
+    let mut params = CsrParams::new(&args.names)?;
+    let shown: Vec<String> = csr_names(&args.names);
+    let stem = default_stem(&shown, args.client);
     let csr_path = args
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("{stem}.csr")));
-    let mut params = CsrParams::new(&args.names)?;
     if args.client {
         params = params.profile(Profile::Client);
     }
@@ -119,6 +125,15 @@ pub fn csr_new(args: &CsrNewArgs, out: &mut String) -> Result<()> {
 /// `pki sign CSR`
 pub fn sign(ctx: &Context, args: &SignArgs, out: &mut String) -> Result<()> {
     let csr = Csr::read(&args.csr)?;
+    // Everything about the request is checked before a CA may be created.
+    csr.verify_signature()?;
+    if csr.requested_extensions()?.ca == Some(true) {
+        return Err(pki::Error::CsrRequestsCa {
+            origin: csr.origin().clone(),
+        }
+        .into());
+    }
+    crate::issue::check_validity(ctx, &args.validity)?;
     let mut params = CertParams::from_csr(&csr)
         .with_context(|| format!("cannot sign {}", args.csr.display()))?;
     if let Some(profile) = args.profile {
@@ -168,4 +183,15 @@ pub fn sign(ctx: &Context, args: &SignArgs, out: &mut String) -> Result<()> {
         quote(&ctx.ca_cert_path()?)
     )?;
     Ok(())
+}
+
+/// The names as the CSR will hold them (IDNs in ASCII), for file names.
+fn csr_names(names: &[String]) -> Vec<String> {
+    names
+        .iter()
+        .map(|n| match pki::SubjectAltName::parse(n) {
+            Ok(parsed) if !n.is_ascii() => parsed.to_string(),
+            _ => n.clone(),
+        })
+        .collect()
 }

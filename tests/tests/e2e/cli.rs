@@ -765,7 +765,6 @@ fn sign_refuses_a_csr_asking_for_ca_true() {
 /// ec_paramgen_curve:P-256 -nodes -keyout k.pem -out ca.csr; CAROOT=$PWD/ca
 /// pki sign ca.csr` exits 2, and `ca/rootCA.pem` now exists.
 #[test]
-#[ignore = "BUG: pki sign creates a CA before refusing a CA:TRUE CSR; run with --ignored once fixed"]
 fn bug_sign_refusing_a_csr_creates_no_ca() {
     if !require_tool("openssl") {
         return;
