@@ -242,3 +242,212 @@ pub fn on_path(tool: &str) -> bool {
         std::env::split_paths(&paths).any(|dir: PathBuf| dir.join(tool).is_file())
     })
 }
+
+/// `cargo xtask bench server`: actix-https against nginx, same certificate,
+/// one worker each, same two-byte body, for P-256 and RSA-2048 keys.
+pub fn server(root: &Path) -> Result<String> {
+    for tool in ["nginx", "wrk", "h2load"] {
+        if !on_path(tool) && !Path::new("/usr/sbin").join(tool).is_file() {
+            bail!("{tool} is not installed; on Debian: sudo apt-get install nginx-light wrk nghttp2-client");
+        }
+    }
+    build_release(root, &["actix-https"])?;
+    let ours_bin = root.join("target/release/actix-https");
+    let nginx_bin = if on_path("nginx") {
+        PathBuf::from("nginx")
+    } else {
+        PathBuf::from("/usr/sbin/nginx")
+    };
+    let work = tempfile::Builder::new().prefix("pki-bench-server-").tempdir()?;
+    let dir = work.path();
+    let ca = pki::Ca::generate(&pki::CaParams::new())?;
+    let mut report = String::new();
+    writeln!(
+        report,
+        "# actix-https vs nginx (1 worker each, GET /health = \"ok\\n\", loopback, this machine)\n"
+    )?;
+    writeln!(
+        report,
+        "keep-alive: `wrk -t1 -c32 -d{WRK_SECONDS}s`; full handshakes: `h2load -n{HANDSHAKES} -c{HANDSHAKES} -m1` (one request per connection).\n"
+    )?;
+    writeln!(
+        report,
+        "| key | server | keep-alive req/s | p99 | handshakes/s | peak RSS | req/s vs nginx | handshakes/s vs nginx |"
+    )?;
+    writeln!(report, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")?;
+    for key_type in [pki::KeyType::P256, pki::KeyType::Rsa2048] {
+        let issued = ca.issue(&pki::CertParams::new(["localhost", "127.0.0.1"])?.key_type(key_type))?;
+        let cert = dir.join(format!("{key_type}.pem"));
+        let key = dir.join(format!("{key_type}-key.pem"));
+        pki::fs::write_atomic(&cert, &issued.chain_pem()?, pki::fs::Secrecy::Public, pki::fs::Overwrite::Replace)?;
+        pki::fs::write_atomic(&key, &issued.key.to_pem()?, pki::fs::Secrecy::Private, pki::fs::Overwrite::Replace)?;
+        let mut rows = Vec::new();
+        for which in ["nginx", "actix-https"] {
+            let port = free_port()?;
+            let mut child = if which == "nginx" {
+                start_nginx(&nginx_bin, dir, &cert, &key, port)?
+            } else {
+                Command::new(&ours_bin)
+                    .args(["--workers", "1", "--bind", &format!("127.0.0.1:{port}")])
+                    .arg("--cert")
+                    .arg(&cert)
+                    .arg("--key")
+                    .arg(&key)
+                    .env("CAROOT", dir.join("unused-ca"))
+                    .stdout(std::process::Stdio::null())
+                    .spawn()
+                    .context("failed to start actix-https")?
+            };
+            let measured = measure(port, child.id());
+            let _ = Command::new("kill").arg(child.id().to_string()).status();
+            let _ = child.wait();
+            rows.push((which, measured?));
+        }
+        let nginx = rows[0].1.clone();
+        for (which, m) in &rows {
+            writeln!(
+                report,
+                "| {key_type} | {which} | {:.0} | {} | {:.0} | {:.1} MiB | {:.2}× | {:.2}× |",
+                m.requests_per_sec,
+                m.p99,
+                m.handshakes_per_sec,
+                m.peak_rss_kib as f64 / 1024.0,
+                m.requests_per_sec / nginx.requests_per_sec,
+                m.handshakes_per_sec / nginx.handshakes_per_sec
+            )?;
+        }
+    }
+    let out = root.join("target").join("bench");
+    pki::fs::create_private_dir(&out)?;
+    let path = out.join("server.md");
+    pki::fs::write_atomic(&path, report.as_bytes(), pki::fs::Secrecy::Public, pki::fs::Overwrite::Replace)?;
+    writeln!(report, "\n(written to {})", path.display())?;
+    Ok(report)
+}
+
+const WRK_SECONDS: u32 = 5;
+const HANDSHAKES: u32 = 1000;
+
+#[derive(Debug, Clone)]
+struct Measured {
+    requests_per_sec: f64,
+    p99: String,
+    handshakes_per_sec: f64,
+    peak_rss_kib: u64,
+}
+
+fn measure(port: u16, pid: u32) -> Result<Measured> {
+    wait_for_port(port)?;
+    let url = format!("https://127.0.0.1:{port}/health");
+    // Warm up, then measure.
+    let _ = Command::new("wrk").args(["-t1", "-c8", "-d1s", &url]).output();
+    let wrk = Command::new("wrk")
+        .args(["-t1", "-c32", &format!("-d{WRK_SECONDS}s"), "--latency", &url])
+        .output()
+        .context("failed to run wrk")?;
+    let text = String::from_utf8_lossy(&wrk.stdout).into_owned();
+    let requests_per_sec = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Requests/sec:"))
+        .and_then(|v| v.trim().parse().ok())
+        .with_context(|| format!("wrk printed no Requests/sec:\n{text}"))?;
+    let p99 = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("99%"))
+        .map(|v| v.trim().to_owned())
+        .unwrap_or_else(|| "?".to_owned());
+    let h2 = Command::new("h2load")
+        .args(["-n", &HANDSHAKES.to_string(), "-c", &HANDSHAKES.to_string(), "-m", "1", &url])
+        .output()
+        .context("failed to run h2load")?;
+    let text = String::from_utf8_lossy(&h2.stdout).into_owned();
+    // "finished in 1.23s, 812.34 req/s, …": one request per connection, so req/s = handshakes/s.
+    let handshakes_per_sec = text
+        .lines()
+        .find(|l| l.starts_with("finished in"))
+        .and_then(|l| l.split(", ").nth(1))
+        .and_then(|v| v.trim_end_matches(" req/s").parse().ok())
+        .with_context(|| format!("h2load printed no rate:\n{text}"))?;
+    if !text.contains(&format!("{HANDSHAKES} succeeded")) {
+        bail!("h2load saw failures:\n{text}");
+    }
+    Ok(Measured {
+        requests_per_sec,
+        p99,
+        handshakes_per_sec,
+        peak_rss_kib: peak_rss_kib(pid),
+    })
+}
+
+/// VmHWM of the process and its children (nginx's master and worker).
+fn peak_rss_kib(pid: u32) -> u64 {
+    let hwm = |pid: &str| -> u64 {
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("VmHWM:"))
+                    .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+            })
+            .unwrap_or(0)
+    };
+    let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+    hwm(&pid.to_string()) + children.split_whitespace().map(hwm).sum::<u64>()
+}
+
+fn start_nginx(
+    nginx: &Path,
+    dir: &Path,
+    cert: &Path,
+    key: &Path,
+    port: u16,
+) -> Result<std::process::Child> {
+    let prefix = dir.join(format!("nginx-{port}"));
+    pki::fs::create_private_dir(&prefix)?;
+    let conf = prefix.join("nginx.conf");
+    let text = format!(
+        "worker_processes 1;\n\
+         pid {p}/nginx.pid;\n\
+         error_log {p}/error.log;\n\
+         events {{ worker_connections 4096; }}\n\
+         http {{\n\
+           access_log off;\n\
+           client_body_temp_path {p}; proxy_temp_path {p}; fastcgi_temp_path {p}; uwsgi_temp_path {p}; scgi_temp_path {p};\n\
+           keepalive_requests 1000000;\n\
+           ssl_protocols TLSv1.2 TLSv1.3;\n\
+           ssl_session_cache shared:SSL:10m;\n\
+           server {{\n\
+             listen 127.0.0.1:{port} ssl http2;\n\
+             ssl_certificate {cert};\n\
+             ssl_certificate_key {key};\n\
+             location = /health {{ default_type text/plain; return 200 \"ok\\n\"; }}\n\
+           }}\n\
+         }}\n",
+        p = prefix.display(),
+        cert = cert.display(),
+        key = key.display(),
+    );
+    pki::fs::write_atomic(&conf, text.as_bytes(), pki::fs::Secrecy::Public, pki::fs::Overwrite::Replace)?;
+    Command::new(nginx)
+        .arg("-p")
+        .arg(&prefix)
+        .arg("-c")
+        .arg(&conf)
+        .args(["-g", "daemon off;"])
+        .spawn()
+        .context("failed to start nginx")
+}
+
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn wait_for_port(port: u16) -> Result<()> {
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    bail!("nothing listens on 127.0.0.1:{port} after 5 s")
+}

@@ -19,7 +19,8 @@ tasks:
   gen-ca [--dir DIR]      create the local development CA (or report the one there)
                           in DIR, else $CAROOT, else $XDG_DATA_HOME/pki or ~/.local/share/pki
   fixtures [--out DIR]    write the test certificate fixtures (default: target/fixtures)
-  bench [issue]           time issuance: pki vs mkcert vs the openssl CLI (needs hyperfine, mkcert)";
+  bench [issue]           time issuance: pki vs mkcert vs the openssl CLI (needs hyperfine, mkcert)
+  bench server            actix-https vs nginx: wrk and h2load (needs nginx-light, wrk, nghttp2-client)";
 
 fn main() -> ExitCode {
     match run(std::env::args().skip(1).collect()) {
@@ -46,7 +47,8 @@ fn run(args: Vec<String>) -> Result<String> {
         "bench" => match rest {
             [] => bench::issue(&project_root()),
             [what] if what == "issue" => bench::issue(&project_root()),
-            _ => bail!("unknown benchmark {rest:?}; choose issue\n\n{USAGE}"),
+            [what] if what == "server" => bench::server(&project_root()),
+            _ => bail!("unknown benchmark {rest:?}; choose issue or server\n\n{USAGE}"),
         },
         "-h" | "--help" | "help" => Ok(format!("{USAGE}\n")),
         other => bail!("unknown task {other:?}\n\n{USAGE}"),

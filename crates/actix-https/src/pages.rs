@@ -1,5 +1,6 @@
 //! What the server serves: `/`, a page that shows the connection is HTTPS
-//! and what TLS settled on, and `/whoami`, the same as JSON for scripts.
+//! and what TLS settled on; `/whoami`, the same as JSON for scripts; and
+//! `/health`, a fixed `ok` for health checks and benchmarks.
 
 use actix_web::{HttpResponse, get, web};
 
@@ -7,7 +8,13 @@ use crate::conn::TlsInfo;
 
 /// Registers `/` and `/whoami` (`App::new().configure(actix_https::pages::routes)`).
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(index).service(whoami);
+    cfg.service(index).service(whoami).service(health);
+}
+
+/// A fixed, tiny answer for health checks and benchmarks.
+#[get("/health")]
+async fn health() -> HttpResponse {
+    HttpResponse::Ok().content_type("text/plain").body("ok\n")
 }
 
 #[get("/")]

@@ -1,0 +1,63 @@
+//! An app that lets a client in by its certificate: mutual TLS with a test
+//! CA, and a handler that authorises by the email in the client certificate.
+//!
+//! Run it, then try it with the files it writes:
+//!
+//! ```text
+//! cargo run -p actix-https --example authorise_by_client_cert
+//! curl --cacert target/authorise-example/ca.pem -E target/authorise-example/alice-bundle.pem https://localhost:9443/admin
+//! curl --cacert target/authorise-example/ca.pem -E target/authorise-example/bob-bundle.pem https://localhost:9443/admin
+//! ```
+#![allow(clippy::print_stdout)]
+
+use actix_https::{
+    ClientAuth, ClientCert, ClientVerification, Identity, IdentitySource, TlsServerBuilder,
+    on_connect,
+};
+use actix_web::{App, HttpResponse, HttpServer, get};
+use pki::testing::TestCa;
+
+/// Who may see /admin.
+const ADMINS: [&str; 1] = ["email:alice@example.test"];
+
+#[get("/admin")]
+async fn admin(client: ClientCert) -> HttpResponse {
+    if client
+        .subject_alt_names
+        .iter()
+        .any(|name| ADMINS.contains(&name.as_str()))
+    {
+        HttpResponse::Ok().body(format!("welcome, {}\n", client.subject))
+    } else {
+        HttpResponse::Forbidden().body(format!(
+            "{} is not an administrator\n",
+            client.subject_alt_names.join(", ")
+        ))
+    }
+}
+
+#[actix_web::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let ca = TestCa::new()?;
+    let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/authorise-example");
+    pki::fs::create_private_dir(&out)?;
+    ca.write_ca_pem(&out)?;
+    for who in ["alice", "bob"] {
+        ca.client(&format!("{who}@example.test"))?
+            .write_to(&out, who)?;
+    }
+    let server = ca.server()?;
+    let tls = TlsServerBuilder::new(IdentitySource::Fixed(Identity::from_issued(server.issued())))
+        .client_auth(ClientVerification::new(
+            ClientAuth::Required,
+            vec![ca.certificate().clone()],
+        ))
+        .build()?;
+    println!("https://localhost:9443/admin; client files in {}", out.display());
+    HttpServer::new(|| App::new().service(admin))
+        .on_connect(on_connect)
+        .bind_openssl("127.0.0.1:9443", tls.acceptor()?)?
+        .run()
+        .await?;
+    Ok(())
+}
