@@ -24,6 +24,8 @@ mod interop;
 mod pkcs12;
 #[path = "e2e/seeds.rs"]
 mod seeds;
+#[path = "e2e/server.rs"]
+mod server;
 #[path = "e2e/test_ca.rs"]
 mod test_ca;
 #[path = "e2e/verify.rs"]

@@ -248,7 +248,9 @@ pub fn on_path(tool: &str) -> bool {
 pub fn server(root: &Path) -> Result<String> {
     for tool in ["nginx", "wrk", "h2load"] {
         if !on_path(tool) && !Path::new("/usr/sbin").join(tool).is_file() {
-            bail!("{tool} is not installed; on Debian: sudo apt-get install nginx-light wrk nghttp2-client");
+            bail!(
+                "{tool} is not installed; on Debian: sudo apt-get install nginx-light wrk nghttp2-client"
+            );
         }
     }
     build_release(root, &["actix-https"])?;
@@ -258,7 +260,9 @@ pub fn server(root: &Path) -> Result<String> {
     } else {
         PathBuf::from("/usr/sbin/nginx")
     };
-    let work = tempfile::Builder::new().prefix("pki-bench-server-").tempdir()?;
+    let work = tempfile::Builder::new()
+        .prefix("pki-bench-server-")
+        .tempdir()?;
     let dir = work.path();
     let ca = pki::Ca::generate(&pki::CaParams::new())?;
     let mut report = String::new();
@@ -268,19 +272,33 @@ pub fn server(root: &Path) -> Result<String> {
     )?;
     writeln!(
         report,
-        "keep-alive: `wrk -t1 -c32 -d{WRK_SECONDS}s`; full handshakes: `h2load -n{HANDSHAKES} -c{HANDSHAKES} -m1` (one request per connection).\n"
+        "keep-alive: `wrk -t1 -c32 -d{WRK_SECONDS}s`; full handshakes: `h2load -n{HANDSHAKES} -c{HANDSHAKES} -m1` (one request per connection), {HANDSHAKE_ROUNDS} rounds after a warm-up.\n"
     )?;
     writeln!(
         report,
         "| key | server | keep-alive req/s | p99 | handshakes/s | peak RSS | req/s vs nginx | handshakes/s vs nginx |"
     )?;
-    writeln!(report, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")?;
+    writeln!(
+        report,
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+    )?;
     for key_type in [pki::KeyType::P256, pki::KeyType::Rsa2048] {
-        let issued = ca.issue(&pki::CertParams::new(["localhost", "127.0.0.1"])?.key_type(key_type))?;
+        let issued =
+            ca.issue(&pki::CertParams::new(["localhost", "127.0.0.1"])?.key_type(key_type))?;
         let cert = dir.join(format!("{key_type}.pem"));
         let key = dir.join(format!("{key_type}-key.pem"));
-        pki::fs::write_atomic(&cert, &issued.chain_pem()?, pki::fs::Secrecy::Public, pki::fs::Overwrite::Replace)?;
-        pki::fs::write_atomic(&key, &issued.key.to_pem()?, pki::fs::Secrecy::Private, pki::fs::Overwrite::Replace)?;
+        pki::fs::write_atomic(
+            &cert,
+            &issued.chain_pem()?,
+            pki::fs::Secrecy::Public,
+            pki::fs::Overwrite::Replace,
+        )?;
+        pki::fs::write_atomic(
+            &key,
+            &issued.key.to_pem()?,
+            pki::fs::Secrecy::Private,
+            pki::fs::Overwrite::Replace,
+        )?;
         let mut rows = Vec::new();
         for which in ["nginx", "actix-https"] {
             let port = free_port()?;
@@ -320,13 +338,19 @@ pub fn server(root: &Path) -> Result<String> {
     let out = root.join("target").join("bench");
     pki::fs::create_private_dir(&out)?;
     let path = out.join("server.md");
-    pki::fs::write_atomic(&path, report.as_bytes(), pki::fs::Secrecy::Public, pki::fs::Overwrite::Replace)?;
+    pki::fs::write_atomic(
+        &path,
+        report.as_bytes(),
+        pki::fs::Secrecy::Public,
+        pki::fs::Overwrite::Replace,
+    )?;
     writeln!(report, "\n(written to {})", path.display())?;
     Ok(report)
 }
 
 const WRK_SECONDS: u32 = 5;
-const HANDSHAKES: u32 = 1000;
+const HANDSHAKES: u32 = 500;
+const HANDSHAKE_ROUNDS: u32 = 5;
 
 #[derive(Debug, Clone)]
 struct Measured {
@@ -340,9 +364,17 @@ fn measure(port: u16, pid: u32) -> Result<Measured> {
     wait_for_port(port)?;
     let url = format!("https://127.0.0.1:{port}/health");
     // Warm up, then measure.
-    let _ = Command::new("wrk").args(["-t1", "-c8", "-d1s", &url]).output();
+    let _ = Command::new("wrk")
+        .args(["-t1", "-c8", "-d1s", &url])
+        .output();
     let wrk = Command::new("wrk")
-        .args(["-t1", "-c32", &format!("-d{WRK_SECONDS}s"), "--latency", &url])
+        .args([
+            "-t1",
+            "-c32",
+            &format!("-d{WRK_SECONDS}s"),
+            "--latency",
+            &url,
+        ])
         .output()
         .context("failed to run wrk")?;
     let text = String::from_utf8_lossy(&wrk.stdout).into_owned();
@@ -356,21 +388,42 @@ fn measure(port: u16, pid: u32) -> Result<Measured> {
         .find_map(|l| l.trim().strip_prefix("99%"))
         .map(|v| v.trim().to_owned())
         .unwrap_or_else(|| "?".to_owned());
-    let h2 = Command::new("h2load")
-        .args(["-n", &HANDSHAKES.to_string(), "-c", &HANDSHAKES.to_string(), "-m", "1", &url])
-        .output()
-        .context("failed to run h2load")?;
-    let text = String::from_utf8_lossy(&h2.stdout).into_owned();
-    // "finished in 1.23s, 812.34 req/s, …": one request per connection, so req/s = handshakes/s.
-    let handshakes_per_sec = text
-        .lines()
-        .find(|l| l.starts_with("finished in"))
-        .and_then(|l| l.split(", ").nth(1))
-        .and_then(|v| v.trim_end_matches(" req/s").parse().ok())
-        .with_context(|| format!("h2load printed no rate:\n{text}"))?;
-    if !text.contains(&format!("{HANDSHAKES} succeeded")) {
-        bail!("h2load saw failures:\n{text}");
+    // Full handshakes: h2load with as many clients as requests makes one
+    // request per connection. One warm-up round, then rounds summed.
+    let mut seconds = 0.0;
+    for round in 0..=HANDSHAKE_ROUNDS {
+        let h2 = Command::new("h2load")
+            .args([
+                "-n",
+                &HANDSHAKES.to_string(),
+                "-c",
+                &HANDSHAKES.to_string(),
+                "-m",
+                "1",
+                &url,
+            ])
+            .output()
+            .context("failed to run h2load")?;
+        let text = String::from_utf8_lossy(&h2.stdout).into_owned();
+        if !text.contains(&format!("{HANDSHAKES} succeeded")) {
+            bail!("h2load saw failures:\n{text}");
+        }
+        // "finished in 1.23s, 812.34 req/s, …"
+        let elapsed: f64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix("finished in "))
+            .and_then(|l| l.split(',').next())
+            .and_then(|v| {
+                v.strip_suffix("ms")
+                    .and_then(|ms| ms.parse::<f64>().ok().map(|ms| ms / 1e3))
+                    .or_else(|| v.strip_suffix('s').and_then(|s| s.parse().ok()))
+            })
+            .with_context(|| format!("h2load printed no time:\n{text}"))?;
+        if round > 0 {
+            seconds += elapsed;
+        }
     }
+    let handshakes_per_sec = f64::from(HANDSHAKES * HANDSHAKE_ROUNDS) / seconds;
     Ok(Measured {
         requests_per_sec,
         p99,
@@ -391,7 +444,8 @@ fn peak_rss_kib(pid: u32) -> u64 {
             })
             .unwrap_or(0)
     };
-    let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+    let children =
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
     hwm(&pid.to_string()) + children.split_whitespace().map(hwm).sum::<u64>()
 }
 
@@ -427,7 +481,12 @@ fn start_nginx(
         cert = cert.display(),
         key = key.display(),
     );
-    pki::fs::write_atomic(&conf, text.as_bytes(), pki::fs::Secrecy::Public, pki::fs::Overwrite::Replace)?;
+    pki::fs::write_atomic(
+        &conf,
+        text.as_bytes(),
+        pki::fs::Secrecy::Public,
+        pki::fs::Overwrite::Replace,
+    )?;
     Command::new(nginx)
         .arg("-p")
         .arg(&prefix)
@@ -439,7 +498,9 @@ fn start_nginx(
 }
 
 fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 fn wait_for_port(port: u16) -> Result<()> {

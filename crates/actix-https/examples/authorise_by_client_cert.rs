@@ -39,7 +39,8 @@ async fn admin(client: ClientCert) -> HttpResponse {
 #[actix_web::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let ca = TestCa::new()?;
-    let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/authorise-example");
+    let out =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/authorise-example");
     pki::fs::create_private_dir(&out)?;
     ca.write_ca_pem(&out)?;
     for who in ["alice", "bob"] {
@@ -47,13 +48,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .write_to(&out, who)?;
     }
     let server = ca.server()?;
-    let tls = TlsServerBuilder::new(IdentitySource::Fixed(Identity::from_issued(server.issued())))
-        .client_auth(ClientVerification::new(
-            ClientAuth::Required,
-            vec![ca.certificate().clone()],
-        ))
-        .build()?;
-    println!("https://localhost:9443/admin; client files in {}", out.display());
+    let tls = TlsServerBuilder::new(IdentitySource::Fixed(Identity::from_issued(
+        server.issued(),
+    )))
+    .client_auth(ClientVerification::new(
+        ClientAuth::Required,
+        vec![ca.certificate().clone()],
+    ))
+    .build()?;
+    println!(
+        "https://localhost:9443/admin; client files in {}",
+        out.display()
+    );
     HttpServer::new(|| App::new().service(admin))
         .on_connect(on_connect)
         .bind_openssl("127.0.0.1:9443", tls.acceptor()?)?

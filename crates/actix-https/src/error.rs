@@ -36,6 +36,12 @@ pub enum Error {
         /// The file.
         path: PathBuf,
     },
+    /// A CRL not signed by any of the client CAs.
+    #[error("{} is not signed by any of the client CAs, so it cannot say which of their certificates are revoked; give the CRL of the CA in --client-ca (`pki crl` writes it)", path.display())]
+    CrlFromOtherCa {
+        /// The CRL file.
+        path: PathBuf,
+    },
     /// A path OpenSSL cannot be given.
     #[error("{}: {reason}", path.display())]
     UnusablePath {

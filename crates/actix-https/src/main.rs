@@ -261,8 +261,12 @@ fn report_reload(event: &ReloadEvent) {
             names(certificate),
             pki::cert::format_time(certificate.not_after())
         ),
+        ReloadEvent::CrlReloaded { crl } => println!(
+            "reloaded the CRL {}; new connections are checked against it",
+            crl.display()
+        ),
         ReloadEvent::Failed { cert, error } => eprintln!(
-            "error: {} changed but cannot be used ({error}); still serving the previous certificate",
+            "error: {} changed but cannot be used ({error}); still serving the previous certificate and CRL",
             cert.display()
         ),
     }

@@ -2,7 +2,7 @@
 //! and what TLS settled on; `/whoami`, the same as JSON for scripts; and
 //! `/health`, a fixed `ok` for health checks and benchmarks.
 
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpResponse, route, web};
 
 use crate::conn::TlsInfo;
 
@@ -12,19 +12,19 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 /// A fixed, tiny answer for health checks and benchmarks.
-#[get("/health")]
+#[route("/health", method = "GET", method = "HEAD")]
 async fn health() -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain").body("ok\n")
 }
 
-#[get("/")]
+#[route("/", method = "GET", method = "HEAD")]
 async fn index(info: TlsInfo) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .body(render_index(&info))
 }
 
-#[get("/whoami")]
+#[route("/whoami", method = "GET", method = "HEAD")]
 async fn whoami(info: TlsInfo) -> HttpResponse {
     HttpResponse::Ok().json(&info)
 }

@@ -96,7 +96,7 @@ impl ClientVerification {
     pub fn crl_file(mut self, path: &Path) -> Result<Self> {
         // Parsed here first, so a bad file is refused with its name.
         let bytes = pki::fs::read(path)?;
-        pki::crl::Crl::from_bytes(&bytes).map_err(|e| match e {
+        let crl = pki::crl::Crl::from_bytes(&bytes).map_err(|e| match e {
             pki::Error::Malformed {
                 expected, reason, ..
             } => pki::Error::Malformed {
@@ -106,6 +106,19 @@ impl ClientVerification {
             },
             other => other,
         })?;
+        // A CRL from another CA would make OpenSSL refuse every client
+        // ("unable to get CRL"), so it is refused here instead.
+        let signed_by_a_client_ca = self.cas.iter().any(|ca| {
+            ca.as_x509()
+                .public_key()
+                .and_then(|key| crl.as_x509_crl().verify(&key))
+                .unwrap_or(false)
+        });
+        if !signed_by_a_client_ca {
+            return Err(Error::CrlFromOtherCa {
+                path: path.to_path_buf(),
+            });
+        }
         if path.to_str().is_none_or(|s| s.contains('\0')) {
             return Err(Error::UnusablePath {
                 path: path.to_path_buf(),
@@ -186,9 +199,14 @@ pub enum ReloadEvent {
         /// The new certificate.
         certificate: Certificate,
     },
-    /// The new pair could not be used; the old one is kept.
+    /// The CRL file changed; new handshakes check against it.
+    CrlReloaded {
+        /// The CRL file.
+        crl: PathBuf,
+    },
+    /// The new pair (or CRL) could not be used; the old one is kept.
     Failed {
-        /// The certificate file.
+        /// The certificate (or CRL) file.
         cert: PathBuf,
         /// Why.
         error: Error,
@@ -327,7 +345,7 @@ impl TlsServer {
         let shared = Arc::clone(&self.shared);
         builder.set_servername_callback(move |ssl, _alert| {
             let name = ssl.servername(NameType::HOST_NAME);
-            let (context, _) = shared.pick(name).current();
+            let context = shared.pick(name).context();
             ssl.set_ssl_context(&context)
                 .map_err(|_| SniError::ALERT_FATAL)
         });
@@ -440,6 +458,30 @@ struct Shared {
 }
 
 impl Shared {
+    /// Rebuilds every context from its current identity (for a changed CRL);
+    /// all or nothing, so one bad CRL leaves every context as it was.
+    fn rebuild_all(&self, crl: &Path) -> ReloadEvent {
+        let all: Vec<&Served> = std::iter::once(&self.default).chain(&self.sni).collect();
+        let rebuilt: Result<Vec<SslContext>> = all
+            .iter()
+            .map(|served| self.settings.context(&served.current().1))
+            .collect();
+        match rebuilt {
+            Ok(contexts) => {
+                for (served, context) in all.iter().zip(contexts) {
+                    served.current.write().unwrap_or_else(|e| e.into_inner()).0 = context;
+                }
+                ReloadEvent::CrlReloaded {
+                    crl: crl.to_path_buf(),
+                }
+            }
+            Err(error) => ReloadEvent::Failed {
+                cert: crl.to_path_buf(),
+                error,
+            },
+        }
+    }
+
     fn pick(&self, name: Option<&str>) -> &Served {
         name.and_then(|n| {
             self.sni
@@ -458,6 +500,12 @@ struct Served {
 }
 
 impl Served {
+    /// The context to switch a handshake to (a reference-count increment).
+    fn context(&self) -> SslContext {
+        let guard = self.current.read().unwrap_or_else(|e| e.into_inner());
+        guard.0.clone()
+    }
+
     fn current(&self) -> (SslContext, Identity) {
         let guard = self.current.read().unwrap_or_else(|e| e.into_inner());
         (guard.0.clone(), guard.1.clone())
@@ -498,6 +546,15 @@ impl Served {
 }
 
 fn watch(shared: &Weak<Shared>, interval: Duration, hook: &ReloadHook) {
+    let crl_path = shared.upgrade().and_then(|s| {
+        s.settings
+            .client
+            .as_ref()?
+            .crl
+            .as_ref()
+            .map(|(p, _)| p.clone())
+    });
+    let mut crl_stamp = crl_path.as_ref().map(|p| Stamp::of(&[p]));
     loop {
         std::thread::sleep(interval);
         let Some(shared) = shared.upgrade() else {
@@ -506,6 +563,14 @@ fn watch(shared: &Weak<Shared>, interval: Duration, hook: &ReloadHook) {
         for served in std::iter::once(&shared.default).chain(&shared.sni) {
             if let Some(event) = served.reload_if_changed(&shared.settings) {
                 hook(&event);
+            }
+        }
+        // A new CRL (after `pki revoke` + `pki crl`) applies to every context.
+        if let Some(path) = &crl_path {
+            let now = Some(Stamp::of(&[path]));
+            if now != crl_stamp {
+                crl_stamp = now;
+                hook(&shared.rebuild_all(path));
             }
         }
     }
