@@ -26,6 +26,8 @@ mod pkcs12;
 mod seeds;
 #[path = "e2e/server.rs"]
 mod server;
+#[path = "e2e/server_more.rs"]
+mod server_more;
 #[path = "e2e/test_ca.rs"]
 mod test_ca;
 #[path = "e2e/verify.rs"]

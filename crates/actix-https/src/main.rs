@@ -1,9 +1,18 @@
 //! `actix-https`: serves HTTPS on localhost with a certificate the local
 //! development CA issued, with no arguments; plain HTTP, mutual TLS, SNI,
 //! hot reload and the rest through flags (each also an environment variable).
-#![allow(clippy::print_stdout, clippy::print_stderr)]
+#![allow(clippy::print_stderr)]
 
 mod defaults;
+
+/// `println!` that ignores a closed stdout (`actix-https | head -1`), which
+/// must not bring the server down.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
 
 use std::io::IsTerminal;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -255,13 +264,13 @@ impl Plan {
 
 fn report_reload(event: &ReloadEvent) {
     match event {
-        ReloadEvent::Reloaded { cert, certificate } => println!(
+        ReloadEvent::Reloaded { cert, certificate } => say!(
             "reloaded {}: names {}, expires {}; new connections use it",
             cert.display(),
             names(certificate),
             pki::cert::format_time(certificate.not_after())
         ),
-        ReloadEvent::CrlReloaded { crl } => println!(
+        ReloadEvent::CrlReloaded { crl } => say!(
             "reloaded the CRL {}; new connections are checked against it",
             crl.display()
         ),
@@ -379,7 +388,7 @@ async fn serve(args: Args, plan: Plan) -> Result<()> {
         .run()
         .await
         .context("the server stopped with an error")?;
-    println!("stopped");
+    say!("stopped");
     Ok(())
 }
 
@@ -399,34 +408,52 @@ fn print_banner(plan: &Plan, bound: &[SocketAddr], redirect_port: Option<u16>) {
     };
     let url = format!("{scheme}://{host}:{port}/");
     let addrs: Vec<String> = bound.iter().map(ToString::to_string).collect();
-    println!("Serving {url} (listening on {})", addrs.join(", "));
+    say!("Serving {url} (listening on {})", addrs.join(", "));
     if let Some(tls) = &plan.tls {
         let cert = tls.default_certificate();
-        println!(
+        let now = std::time::SystemTime::now();
+        for c in
+            std::iter::once(cert.clone()).chain(tls.sni_certificates().into_iter().map(|(_, c)| c))
+        {
+            if c.not_after() < now {
+                eprintln!(
+                    "warning: the certificate for {} expired on {}; clients will refuse it",
+                    names(&c),
+                    pki::cert::format_time(c.not_after())
+                );
+            } else if c.not_before() > now {
+                eprintln!(
+                    "warning: the certificate for {} is not valid until {}; clients will refuse it",
+                    names(&c),
+                    pki::cert::format_time(c.not_before())
+                );
+            }
+        }
+        say!(
             "  certificate: {} (expires {})",
             names(&cert),
             pki::cert::format_time(cert.not_after())
         );
         for (pattern, cert) in tls.sni_certificates() {
-            println!(
+            say!(
                 "  for {pattern}: {} (expires {})",
                 names(&cert),
                 pki::cert::format_time(cert.not_after())
             );
         }
         match tls.client_auth() {
-            Some(ClientAuth::Required) => println!("  client certificates: required"),
-            Some(ClientAuth::Optional) => println!("  client certificates: optional"),
+            Some(ClientAuth::Required) => say!("  client certificates: required"),
+            Some(ClientAuth::Optional) => say!("  client certificates: optional"),
             None => {}
         }
     }
     for note in &plan.notes {
-        println!("  {note}");
+        say!("  {note}");
     }
     if let Some(p) = redirect_port {
-        println!("  plain HTTP on port {p} redirects here");
+        say!("  plain HTTP on port {p} redirects here");
     }
-    println!("Press Ctrl-C to stop.");
+    say!("Press Ctrl-C to stop.");
 }
 
 fn names(cert: &pki::Certificate) -> String {
@@ -480,7 +507,7 @@ async fn log_request(
         .map_or_else(|| "-".to_owned(), |a| a.to_string());
     let line = format!("{} {} {:?}", req.method(), req.path(), req.version());
     let response = next.call(req).await?;
-    println!(
+    say!(
         "{peer} \"{line}\" {} {:.1}ms",
         response.status().as_u16(),
         start.elapsed().as_secs_f64() * 1e3

@@ -125,7 +125,11 @@ impl ClientVerification {
                 reason: "OpenSSL reads CRLs only from UTF-8 paths; rename the file",
             });
         }
-        self.crl = Some((path.to_path_buf(), bytes.starts_with(b"-----")));
+        // OpenSSL's PEM reader skips text before the block (`openssl crl -text` output).
+        let pem = bytes
+            .windows(b"-----BEGIN X509 CRL-----".len())
+            .any(|w| w == b"-----BEGIN X509 CRL-----");
+        self.crl = Some((path.to_path_buf(), pem));
         Ok(self)
     }
 
