@@ -350,37 +350,36 @@ async fn serve(args: Args, plan: Plan) -> Result<()> {
     if let Some(n) = args.workers {
         server = server.workers(n);
     }
-    // Listeners are bound here, so a port in use is reported with its address.
+    // Each address is tried first with a plain socket, so a port in use is
+    // reported with its address; actix-web then binds it with its own listen
+    // backlog (2048; the standard library's 128 drops SYNs under bursts).
     let mut bound = Vec::new();
     for addr in &plan.binds {
-        let listener = match std::net::TcpListener::bind(addr) {
-            Ok(l) => l,
+        if let Err(e) = std::net::TcpListener::bind(addr) {
             // [::1] is missing on hosts without IPv6; that alone is no reason to stop.
-            Err(e) if args.bind.is_empty() && addr.is_ipv6() => {
+            if args.bind.is_empty() && addr.is_ipv6() {
                 eprintln!("warning: not listening on {addr}: {e}");
                 continue;
             }
-            Err(e) => {
-                return Err(e).with_context(|| {
-                    format!("cannot listen on {addr}; is another server using it? choose another address with --bind")
-                });
-            }
-        };
+            return Err(e).with_context(|| {
+                format!("cannot listen on {addr}; is another server using it? choose another address with --bind")
+            });
+        }
         server = match &plan.tls {
-            Some(tls) => server.listen_openssl(listener, tls.acceptor()?)?,
-            None => server.listen(listener)?,
-        };
+            Some(tls) => server.bind_openssl(addr, tls.acceptor()?),
+            None => server.bind(addr),
+        }
+        .with_context(|| format!("cannot listen on {addr}"))?;
         bound.push(*addr);
     }
     if let Some(port) = redirect_port {
         for addr in &bound {
             let plain = SocketAddr::new(addr.ip(), port);
-            let listener = std::net::TcpListener::bind(plain).with_context(|| {
+            server = server.bind(plain).with_context(|| {
                 format!(
                     "cannot listen for plain HTTP on {plain} (--redirect-http); choose another port"
                 )
             })?;
-            server = server.listen(listener)?;
         }
     }
     print_banner(&plan, &bound, redirect_port);
