@@ -126,16 +126,8 @@ pub struct CaIntermediateArgs {
 /// `pki cert`
 #[derive(Debug, Args)]
 pub struct CertArgs {
-    /// DNS names, IP addresses, emails or URIs (`localhost 127.0.0.1 ::1 "*.app.test"`).
-    #[arg(required = true, value_name = "NAMES")]
-    pub names: Vec<String>,
-    /// A client certificate (clientAuth) instead of a server one.
-    #[arg(long)]
-    pub client: bool,
     #[command(flatten)]
-    pub key_type: KeyTypeArg,
-    #[command(flatten)]
-    pub validity: Validity,
+    pub leaf: LeafArgs,
     /// Where to write the certificate (leaf and intermediates).
     #[arg(long, value_name = "FILE")]
     pub cert_file: Option<PathBuf>,
@@ -257,16 +249,8 @@ pub struct SignArgs {
 /// `pki self-signed`
 #[derive(Debug, Args)]
 pub struct SelfSignedArgs {
-    /// The names the certificate is for.
-    #[arg(required = true, value_name = "NAMES")]
-    pub names: Vec<String>,
-    /// A client certificate (clientAuth) instead of a server one.
-    #[arg(long)]
-    pub client: bool,
     #[command(flatten)]
-    pub key_type: KeyTypeArg,
-    #[command(flatten)]
-    pub validity: Validity,
+    pub leaf: LeafArgs,
     /// Where to write the certificate (default: `<name>-self-signed.pem`).
     #[arg(long, value_name = "FILE")]
     pub cert_file: Option<PathBuf>,
@@ -340,6 +324,21 @@ pub struct CompletionsArgs {
     /// bash, zsh, fish, elvish or powershell.
     #[arg(value_name = "SHELL")]
     pub shell: clap_complete::Shell,
+}
+
+/// What a new leaf certificate is: shared by `pki cert` and `pki self-signed`.
+#[derive(Debug, Args)]
+pub struct LeafArgs {
+    /// DNS names, IP addresses, emails or URIs (`localhost 127.0.0.1 ::1 "*.app.test"`).
+    #[arg(required = true, value_name = "NAMES")]
+    pub names: Vec<String>,
+    /// A client certificate (clientAuth) instead of a server one.
+    #[arg(long)]
+    pub client: bool,
+    #[command(flatten)]
+    pub key_type: KeyTypeArg,
+    #[command(flatten)]
+    pub validity: Validity,
 }
 
 /// `--key-type`, shared by every command that makes a key.

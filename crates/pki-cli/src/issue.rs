@@ -7,28 +7,18 @@ use std::time::SystemTime;
 use anyhow::Result;
 use pki::{CertParams, Certificate, Pkcs12Bundle, Pkcs12Encryption, Profile, SubjectAltName};
 
-use crate::cli::{CertArgs, SelfSignedArgs, Validity};
+use crate::cli::{CertArgs, LeafArgs, SelfSignedArgs, Validity};
 use crate::outputs::{self, Output};
 use crate::{Context, quote, secret};
 
 /// `pki cert NAMES…`
 pub fn cert(ctx: &Context, args: &CertArgs, out: &mut String) -> Result<()> {
-    let profile = if args.client {
-        Profile::Client
-    } else {
-        Profile::Server
-    };
-    let params = with_validity(
-        CertParams::new(&args.names)?
-            .profile(profile)
-            .key_type(args.key_type.key_type),
-        &args.validity,
-    );
+    let params = leaf_params(&args.leaf)?;
     for warning in params.warnings() {
         crate::warn(&warning.to_string());
     }
-    let stem = default_stem(&display_names(&args.names, &params), args.client);
-    check_validity(ctx, &args.validity)?;
+    let stem = default_stem(&display_names(&args.leaf.names, &params), args.leaf.client);
+    check_validity(ctx, &args.leaf.validity)?;
     let cert_path = args
         .cert_file
         .clone()
@@ -116,7 +106,7 @@ pub fn cert(ctx: &Context, args: &CertArgs, out: &mut String) -> Result<()> {
     let ca_path = ctx.ca_cert_path()?;
     let url = example_url(&params);
     writeln!(out)?;
-    if args.client {
+    if args.leaf.client {
         writeln!(
             out,
             "Next: present it to a server that trusts this CA, e.g.\n  curl --cacert {} --cert {} --key {} {url}",
@@ -144,23 +134,13 @@ pub fn cert(ctx: &Context, args: &CertArgs, out: &mut String) -> Result<()> {
 
 /// `pki self-signed NAMES…`
 pub fn self_signed(args: &SelfSignedArgs, out: &mut String) -> Result<()> {
-    let profile = if args.client {
-        Profile::Client
-    } else {
-        Profile::Server
-    };
-    let params = with_validity(
-        CertParams::new(&args.names)?
-            .profile(profile)
-            .key_type(args.key_type.key_type),
-        &args.validity,
-    );
+    let params = leaf_params(&args.leaf)?;
     for warning in params.warnings() {
         crate::warn(&warning.to_string());
     }
     let stem = format!(
         "{}-self-signed",
-        default_stem(&display_names(&args.names, &params)[..1], false)
+        default_stem(&display_names(&args.leaf.names, &params)[..1], false)
     );
     let cert_path = args
         .cert_file
@@ -270,6 +250,19 @@ pub fn default_stem(names: &[String], client: bool) -> String {
         stem.push_str("-client");
     }
     stem
+}
+
+/// The certificate `LeafArgs` describe: names, profile, key type, lifetime.
+fn leaf_params(leaf: &LeafArgs) -> Result<CertParams> {
+    let profile = if leaf.client {
+        Profile::Client
+    } else {
+        Profile::Server
+    };
+    let params = CertParams::new(&leaf.names)?
+        .profile(profile)
+        .key_type(leaf.key_type.key_type);
+    Ok(with_validity(params, &leaf.validity))
 }
 
 pub fn with_validity(params: CertParams, validity: &Validity) -> CertParams {

@@ -1006,7 +1006,12 @@ mod tests {
             .purpose(crate::verify::Purpose::Server);
         assert!(crate::verify::verify(cert, &[], std::slice::from_ref(cert), &params).is_ok());
         let other = Ca::generate(&CaParams::new())?;
-        assert!(crate::verify::verify(cert, &[], &[other.certificate().clone()], &params).is_err());
+        let refused = crate::verify::verify(cert, &[], &[other.certificate().clone()], &params)
+            .expect_err("a self-signed leaf must not chain to another CA");
+        assert!(
+            refused.to_string().contains("not among the trusted CAs"),
+            "{refused}"
+        );
         Ok(())
     }
 
