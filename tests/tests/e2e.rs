@@ -30,5 +30,7 @@ mod server;
 mod server_more;
 #[path = "e2e/test_ca.rs"]
 mod test_ca;
+#[path = "e2e/trust.rs"]
+mod trust;
 #[path = "e2e/verify.rs"]
 mod verify;

@@ -8,11 +8,8 @@ use std::time::{Duration, SystemTime};
 
 use actix_https::Identity;
 use anyhow::{Context as _, Result};
-use openssl::stack::Stack;
-use openssl::x509::X509StoreContext;
-use openssl::x509::store::X509StoreBuilder;
 use pki::fs::{Overwrite, Secrecy};
-use pki::{Ca, CaParams, CertParams, Certificate, SubjectAltName};
+use pki::{Ca, CaParams, CertParams, SubjectAltName};
 
 /// The names the default certificate covers.
 const NAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
@@ -74,13 +71,14 @@ pub fn local_identity(ca_dir: Option<&Path>, url: &str) -> Result<LocalIdentity>
     }
     let created_note = if created { ", created just now" } else { "" };
     notes.push(format!("CA: {}{created_note}", ca_cert.display()));
-    if trusted_by_system(ca.root()) {
+    // `pki` finds the same CA by itself unless the directory was passed here.
+    let ca_dir_hint = ca_dir.map_or_else(String::new, |d| format!(" --ca-dir '{}'", d.display()));
+    if pki::trust::system_trusts(ca.root()) {
         notes.push("the CA is trusted by this system's OpenSSL store".to_owned());
     } else {
         notes.push(format!(
             "the CA is not trusted by this system yet; to trust it: \
-             sudo cp '{}' /usr/local/share/ca-certificates/pki-development-ca.crt && sudo update-ca-certificates",
-            ca_cert.display()
+             pki trust install{ca_dir_hint} (in this repository: cargo run -p pki-cli -- trust install{ca_dir_hint})"
         ));
     }
     notes.push(format!("try: curl --cacert '{}' {url}", ca_cert.display()));
@@ -124,17 +122,4 @@ fn reusable(ca: &Ca, cert: &Path, key: &Path) -> Result<(), String> {
         ));
     }
     Ok(())
-}
-
-/// Whether OpenSSL's default trust store (what curl and Python use here) holds the CA.
-fn trusted_by_system(root: &Certificate) -> bool {
-    let check = || -> Result<bool, openssl::error::ErrorStack> {
-        let mut store = X509StoreBuilder::new()?;
-        store.set_default_paths()?;
-        let store = store.build();
-        let mut ctx = X509StoreContext::new()?;
-        let chain = Stack::new()?;
-        ctx.init(&store, root.as_x509(), &chain, |c| c.verify_cert())
-    };
-    check().unwrap_or(false)
 }

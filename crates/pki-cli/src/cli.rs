@@ -60,8 +60,40 @@ pub enum Command {
     /// Check a certificate as a client or server would; exit status 1 if it
     /// would be refused.
     Verify(VerifyArgs),
+    /// Install the local CA into the system, browser (NSS) and Java trust
+    /// stores, remove it, or tell where it is trusted.
+    #[command(subcommand)]
+    Trust(TrustCommand),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
+}
+
+/// `pki trust …`
+#[derive(Debug, Subcommand)]
+pub enum TrustCommand {
+    /// Add the local CA to each trust store that lacks it (creates the CA
+    /// first if there is none). Safe to repeat.
+    Install(TrustArgs),
+    /// Remove the local CA (matched by fingerprint) from each trust store;
+    /// the CA files stay.
+    Uninstall(TrustArgs),
+    /// Tell, per store, whether the local CA is trusted; exit status 1 if a
+    /// store present here does not trust it.
+    Status(TrustArgs),
+}
+
+/// Which trust stores to work on.
+#[derive(Debug, Args)]
+pub struct TrustArgs {
+    /// Comma-separated: system, nss (Chromium, Chrome, Firefox) and java.
+    /// Default: $TRUST_STORES (as mkcert reads it), else every store present.
+    #[arg(
+        long = "store",
+        value_name = "STORES",
+        value_delimiter = ',',
+        env = "TRUST_STORES"
+    )]
+    pub stores: Vec<pki::trust::Store>,
 }
 
 /// `pki ca …`

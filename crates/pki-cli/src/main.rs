@@ -2,8 +2,9 @@
 //! `pki cert localhost` does what mkcert does; `pki key new`, `pki csr new`
 //! and `pki sign` redo the openssl recipes step by step, correctly.
 //!
-//! Exit status: 0 on success, 1 when `pki verify` refuses a certificate,
-//! 2 for bad usage or input (clap's own errors included).
+//! Exit status: 0 on success; 1 when `pki verify` refuses a certificate, a
+//! trust store could not be changed, or `pki trust status` finds one without
+//! the CA; 2 for bad usage or input (clap's own errors included).
 #![allow(clippy::print_stderr)]
 
 mod ca;
@@ -16,6 +17,7 @@ mod overview;
 mod revocation;
 mod secret;
 mod steps;
+mod trust;
 mod verify;
 
 use std::io::Write as _;
@@ -25,15 +27,18 @@ use std::process::ExitCode;
 use anyhow::{Context as _, Result};
 use clap::{CommandFactory, Parser};
 
-use cli::{CaCommand, Cli, Command, CsrCommand, KeyCommand};
+use cli::{CaCommand, Cli, Command, CsrCommand, KeyCommand, TrustCommand};
 
 /// What a command concluded, beyond success.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Outcome {
     /// It did what was asked.
     Done,
-    /// It ran, and the answer is no (`pki verify` refused the certificate).
+    /// It ran, and the answer is no (`pki verify` refused the certificate,
+    /// `pki trust status` found a store without the CA).
     Refused,
+    /// Part of it could not be done (a trust store that could not be changed).
+    Incomplete,
 }
 
 fn main() -> ExitCode {
@@ -44,7 +49,7 @@ fn main() -> ExitCode {
     let _ = std::io::stdout().write_all(out.as_bytes());
     match result {
         Ok(Outcome::Done) => ExitCode::SUCCESS,
-        Ok(Outcome::Refused) => ExitCode::from(1),
+        Ok(Outcome::Refused | Outcome::Incomplete) => ExitCode::from(1),
         Err(e) => {
             eprintln!("error: {}", message(&e));
             ExitCode::from(2)
@@ -75,6 +80,9 @@ fn run(cli: Cli, out: &mut String) -> Result<Outcome> {
         Command::Crl(args) => revocation::crl(&ctx, &args, out)?,
         Command::Inspect(args) => inspect::run(&args, out)?,
         Command::Verify(args) => return verify::run(&ctx, &args, out),
+        Command::Trust(TrustCommand::Install(args)) => return trust::install(&ctx, &args, out),
+        Command::Trust(TrustCommand::Uninstall(args)) => return trust::uninstall(&ctx, &args, out),
+        Command::Trust(TrustCommand::Status(args)) => return trust::status(&ctx, &args, out),
         Command::Completions(args) => {
             let mut script = Vec::new();
             clap_complete::generate(args.shell, &mut Cli::command(), "pki", &mut script);

@@ -18,7 +18,8 @@ pub fn print(ctx: &Context, out: &mut String) -> Result<()> {
         Ok(dir) => {
             let cert = dir.join(pki::ca::CA_CERT_FILE);
             if cert.exists() {
-                let state = match pki::Certificate::read(&cert) {
+                let ca = pki::Certificate::read(&cert);
+                let state = match &ca {
                     Ok(c) => format!(
                         "'{}', expires {}",
                         c.subject(),
@@ -27,6 +28,17 @@ pub fn print(ctx: &Context, out: &mut String) -> Result<()> {
                     Err(e) => format!("unreadable: {e}"),
                 };
                 writeln!(out, "Local CA: {} ({state})", dir.display())?;
+                if let Ok(ca) = &ca {
+                    let trusted = if pki::trust::system_trusts(ca) {
+                        "yes"
+                    } else {
+                        "no (`pki trust install`)"
+                    };
+                    writeln!(
+                        out,
+                        "Trusted by this system: {trusted}; `pki trust status` checks browsers and Java too"
+                    )?;
+                }
             } else {
                 writeln!(
                     out,
@@ -49,7 +61,7 @@ pub fn print(ctx: &Context, out: &mut String) -> Result<()> {
     )?;
     writeln!(
         out,
-        "  pki inspect FILE|https://HOST:PORT    what a file holds or a server sends"
+        "  pki trust install                     trust the CA in the system, browsers and Java"
     )?;
     writeln!(out)?;
     writeln!(out, "All commands: pki --help")?;

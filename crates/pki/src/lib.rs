@@ -46,6 +46,7 @@ pub mod passphrase;
 mod pem;
 pub mod pkcs12;
 pub mod testing;
+pub mod trust;
 pub mod verify;
 
 pub use ca::{Ca, CaParams, Issued, self_signed};

@@ -18,8 +18,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use e2e::{
-    Output, Server, TestCommand, curl, fixture, free_port, openssl, pem_blocks, pki, python,
-    read_file, require_tools, skip, tempdir, workspace_bin, write_file,
+    Output, Server, TestCommand, chromium_dump, curl, fixture, free_port, nss_home, openssl,
+    pem_blocks, pki, python, read_file, require_tools, skip, tempdir, workspace_bin, write_file,
 };
 use pki::ca::CA_CERT_FILE;
 use pki::fixtures::{FIXTURE_PASSPHRASE, Family};
@@ -1220,58 +1220,6 @@ fn adhoc_serves_a_fresh_self_signed_certificate_nobody_trusts() {
 // ---------------------------------------------------------------------------
 // A real browser
 // ---------------------------------------------------------------------------
-
-/// A fresh HOME with an empty NSS database in `.pki/nssdb`, where Chromium
-/// on Linux keeps the certificates it trusts.
-fn nss_home(parent: &Path) -> PathBuf {
-    let home = parent.join("home");
-    let db = home.join(".pki").join("nssdb");
-    fs::create_dir_all(&db).unwrap();
-    TestCommand::new("certutil")
-        .arg("-N")
-        .arg("-d")
-        .arg(format!("sql:{}", db.display()))
-        .arg("--empty-password")
-        .assert_success();
-    home
-}
-
-/// `chromium --headless --dump-dom url` with `HOME=home` and a fresh profile,
-/// without `--ignore-certificate-errors`.
-fn chromium_dump(home: &Path, url: &str) -> Output {
-    let profile = home.join("profile");
-    let mut cmd = TestCommand::new("chromium");
-    for var in [
-        "XDG_CONFIG_HOME",
-        "XDG_CACHE_HOME",
-        "XDG_DATA_HOME",
-        "https_proxy",
-        "HTTPS_PROXY",
-        "http_proxy",
-        "HTTP_PROXY",
-        "all_proxy",
-        "ALL_PROXY",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.env("HOME", home)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--no-proxy-server",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .arg("--dump-dom")
-        .arg(url)
-        .timeout(Duration::from_secs(60));
-    cmd.output()
-}
 
 #[test]
 fn chromium_trusts_the_local_ca_from_its_nss_store_and_only_then() {

@@ -1,0 +1,342 @@
+//! The operating system's store: on Linux, an anchor file in the
+//! distribution's directory and the distribution's command that rebuilds
+//! the bundle OpenSSL, curl and Python read; on macOS and Windows, the
+//! command the user should run, since we cannot test changing them.
+//!
+//! Whether the system trusts the CA is asked of OpenSSL itself (its default
+//! file and directory), not of our own anchor file: that is what clients
+//! see, whoever put the CA there.
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+
+use openssl::stack::Stack;
+use openssl::x509::store::X509StoreBuilder;
+use openssl::x509::verify::X509VerifyFlags;
+use openssl::x509::{X509, X509StoreContext};
+
+use super::environment::{Distro, Os};
+use super::report::{Change, PlaceReport, StoreState, TrustError};
+use super::run::{As, Runner, quote};
+use super::{Anchor, Task};
+use crate::cert::Certificate;
+
+/// Where one distribution family keeps local anchors and how it rebuilds its bundle.
+#[derive(Debug, Clone, Copy)]
+struct Layout {
+    anchors: &'static str,
+    extension: &'static str,
+    refresh: &'static str,
+    refresh_args: &'static [&'static str],
+    package: &'static str,
+}
+
+impl Layout {
+    fn of(distro: Distro) -> Layout {
+        match distro {
+            Distro::Debian => Layout {
+                anchors: "/usr/local/share/ca-certificates",
+                extension: "crt",
+                refresh: "update-ca-certificates",
+                refresh_args: &[],
+                package: "install the ca-certificates package",
+            },
+            Distro::Fedora => Layout {
+                anchors: "/etc/pki/ca-trust/source/anchors",
+                extension: "pem",
+                refresh: "update-ca-trust",
+                refresh_args: &["extract"],
+                package: "install the ca-certificates package",
+            },
+            Distro::Arch => Layout {
+                anchors: "/etc/ca-certificates/trust-source/anchors",
+                extension: "crt",
+                refresh: "trust",
+                refresh_args: &["extract-compat"],
+                package: "install the p11-kit package",
+            },
+            Distro::OpenSuse => Layout {
+                anchors: "/usr/share/pki/trust/anchors",
+                extension: "pem",
+                refresh: "update-ca-certificates",
+                refresh_args: &[],
+                package: "install the ca-certificates package",
+            },
+        }
+    }
+
+    fn refresh_line(&self) -> String {
+        std::iter::once(self.refresh)
+            .chain(self.refresh_args.iter().copied())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// Whether OpenSSL's default trust store (its default CA file and
+/// directory, or `SSL_CERT_FILE`/`SSL_CERT_DIR`) trusts `ca`: what curl,
+/// Python and this process's own TLS clients would conclude. The CA's
+/// dates are not checked: an expired CA that is installed is still installed.
+pub fn system_trusts(ca: &Certificate) -> bool {
+    trusts(ca.as_x509())
+}
+
+fn trusts(ca: &X509) -> bool {
+    let check = || -> Result<bool, openssl::error::ErrorStack> {
+        let mut store = X509StoreBuilder::new()?;
+        store.set_default_paths()?;
+        // An intermediate installed as an anchor counts as trusted on its own.
+        store.set_flags(X509VerifyFlags::PARTIAL_CHAIN | X509VerifyFlags::NO_CHECK_TIME)?;
+        let store = store.build();
+        let mut ctx = X509StoreContext::new()?;
+        let chain = Stack::new()?;
+        ctx.init(&store, ca, &chain, |c| c.verify_cert())
+    };
+    check().unwrap_or(false)
+}
+
+pub(super) fn handle(runner: &mut Runner<'_>, anchor: &Anchor, task: Task) -> StoreState {
+    let file = anchor
+        .file()
+        .map_or_else(|| "rootCA.pem".to_owned(), |f| quote(f.as_os_str()));
+    let distro = match &runner.env.os {
+        Os::Linux(Some(distro)) => *distro,
+        Os::Linux(None) => {
+            return StoreState::Absent(
+                "/etc/os-release names no distribution pki knows (Debian, Ubuntu, Fedora, RHEL, Arch, openSUSE)".to_owned(),
+            );
+        }
+        Os::MacOs => {
+            return StoreState::Manual(match task {
+                Task::Install => format!(
+                    "sudo security add-trusted-cert -d -k /Library/Keychains/System.keychain {file}"
+                ),
+                Task::Uninstall => format!("sudo security remove-trusted-cert -d {file}"),
+                Task::Status => format!("security verify-cert -c {file}"),
+            });
+        }
+        Os::Windows => {
+            let serial = anchor.serial();
+            return StoreState::Manual(match task {
+                Task::Install => {
+                    format!("certutil -addstore -f ROOT {file} (in an administrator prompt)")
+                }
+                Task::Uninstall => {
+                    format!("certutil -delstore ROOT {serial} (in an administrator prompt)")
+                }
+                Task::Status => format!("certutil -verifystore ROOT {serial}"),
+            });
+        }
+        Os::Other => {
+            return StoreState::Absent(
+                "no system store pki knows on this operating system".to_owned(),
+            );
+        }
+    };
+    let layout = Layout::of(distro);
+    let anchors = Path::new(layout.anchors);
+    if !anchors.is_dir() {
+        return StoreState::Absent(format!(
+            "{} does not exist; {}",
+            anchors.display(),
+            layout.package
+        ));
+    }
+    let target = anchors.join(format!("{}.{}", anchor.name(), layout.extension));
+    let ca = match X509::from_der(anchor.der()) {
+        Ok(ca) => ca,
+        Err(e) => return StoreState::Failed(TrustError::NotApplied(e.to_string())),
+    };
+    let trusted = trusts(&ca);
+    let (place, result) = match task {
+        Task::Status => (
+            format!(
+                "the system store ({}, {})",
+                anchors.display(),
+                layout.refresh_line()
+            ),
+            Ok(if trusted {
+                Change::Present
+            } else {
+                Change::Missing
+            }),
+        ),
+        Task::Install => (
+            target.display().to_string(),
+            if trusted {
+                Ok(Change::AlreadyPresent)
+            } else {
+                install(runner, anchor, &layout, &target, &ca)
+            },
+        ),
+        Task::Uninstall => {
+            let ours = our_files(anchor, anchors);
+            let place = match ours.as_slice() {
+                [] => format!(
+                    "the system store ({}, {})",
+                    anchors.display(),
+                    layout.refresh_line()
+                ),
+                files => files
+                    .iter()
+                    .map(|f| f.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            };
+            (place, uninstall(runner, &layout, &ours, &ca, trusted))
+        }
+    };
+    StoreState::Places(vec![PlaceReport { place, result }])
+}
+
+fn refresh(runner: &mut Runner<'_>, layout: &Layout) -> Result<(), TrustError> {
+    let program = runner.program(layout.refresh, layout.package)?;
+    let args: Vec<&OsStr> = layout.refresh_args.iter().map(OsStr::new).collect();
+    runner.run(&program, &args, None, As::Root).map(drop)
+}
+
+fn install(
+    runner: &mut Runner<'_>,
+    anchor: &Anchor,
+    layout: &Layout,
+    target: &Path,
+    ca: &X509,
+) -> Result<Change, TrustError> {
+    // Checked before writing, so a missing tool leaves no stray anchor behind.
+    runner.program(layout.refresh, layout.package)?;
+    runner.write_root_file(target, anchor.pem())?;
+    refresh(runner, layout)?;
+    if trusts(ca) {
+        Ok(Change::Added)
+    } else {
+        Err(TrustError::NotApplied(format!(
+            "wrote {} and ran {}, yet OpenSSL's default store still does not trust the CA; \
+             check SSL_CERT_FILE and SSL_CERT_DIR",
+            target.display(),
+            layout.refresh_line()
+        )))
+    }
+}
+
+fn uninstall(
+    runner: &mut Runner<'_>,
+    layout: &Layout,
+    ours: &[PathBuf],
+    ca: &X509,
+    trusted: bool,
+) -> Result<Change, TrustError> {
+    if ours.is_empty() && !trusted {
+        return Ok(Change::WasMissing);
+    }
+    for file in ours {
+        runner.remove_root_file(file)?;
+    }
+    if !ours.is_empty() {
+        refresh(runner, layout)?;
+    }
+    if trusts(ca) {
+        return Err(TrustError::NotApplied(format!(
+            "the CA is still trusted through a file pki did not write (see {}, /usr/share/ca-certificates \
+             and files that hold other certificates too); remove it there and run {}",
+            layout.anchors,
+            layout.refresh_line()
+        )));
+    }
+    Ok(if ours.is_empty() {
+        Change::WasMissing
+    } else {
+        Change::Removed
+    })
+}
+
+/// The files in `dir` that hold this CA and nothing else.
+fn our_files(anchor: &Anchor, dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_file())
+        .filter(|p| std::fs::read(p).is_ok_and(|pem| anchor.only_in_pem(&pem)))
+        .collect();
+    files.sort();
+    files
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trust::{Environment, Store, StoreReport};
+    use crate::{Ca, CaParams};
+
+    fn report(os: Os, task: Task) -> String {
+        let env = Environment {
+            home: None,
+            java_home: None,
+            path: None,
+            root: false,
+            os,
+        };
+        let ca = Ca::generate(&CaParams::new()).unwrap();
+        let anchor = Anchor::new(ca.certificate()).unwrap();
+        let mut announce = |_: &str| {};
+        let mut runner = Runner::new(&env, &mut announce);
+        StoreReport {
+            store: Store::System,
+            state: handle(&mut runner, &anchor, task),
+        }
+        .to_string()
+    }
+
+    #[test]
+    fn macos_and_windows_get_the_command_to_run() {
+        let text = report(Os::MacOs, Task::Install);
+        assert_eq!(
+            text,
+            "system: not changed from here; run: sudo security add-trusted-cert -d -k /Library/Keychains/System.keychain rootCA.pem"
+        );
+        assert!(report(Os::MacOs, Task::Uninstall).contains("remove-trusted-cert -d rootCA.pem"));
+        let text = report(Os::Windows, Task::Install);
+        assert!(
+            text.contains("certutil -addstore -f ROOT rootCA.pem"),
+            "{text}"
+        );
+        assert!(report(Os::Windows, Task::Uninstall).contains("certutil -delstore ROOT "));
+    }
+
+    #[test]
+    fn unknown_systems_have_no_store() {
+        assert!(
+            report(Os::Linux(None), Task::Status).starts_with("system: absent (/etc/os-release")
+        );
+        assert!(report(Os::Other, Task::Install).starts_with("system: absent ("));
+    }
+
+    #[test]
+    fn each_distribution_has_its_own_anchors_and_command() {
+        let debian = Layout::of(Distro::Debian);
+        assert_eq!(
+            (debian.anchors, debian.extension),
+            ("/usr/local/share/ca-certificates", "crt")
+        );
+        assert_eq!(
+            Layout::of(Distro::Fedora).refresh_line(),
+            "update-ca-trust extract"
+        );
+        assert_eq!(
+            Layout::of(Distro::Arch).refresh_line(),
+            "trust extract-compat"
+        );
+        assert_eq!(
+            Layout::of(Distro::OpenSuse).anchors,
+            "/usr/share/pki/trust/anchors"
+        );
+    }
+
+    #[test]
+    fn a_new_ca_is_not_trusted_by_the_system() {
+        let ca = Ca::generate(&CaParams::new()).unwrap();
+        assert!(!system_trusts(ca.certificate()));
+    }
+}
