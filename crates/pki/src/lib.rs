@@ -28,8 +28,9 @@
 //!
 //! Names are parsed once, at the boundary ([`SubjectAltName::parse`]), and
 //! refused with the rule they break; errors are one [`Error`] enum whose
-//! messages name the file or value. This crate never prints, reads no
-//! environment variables and opens no sockets.
+//! messages name the file or value. This crate never prints and opens no
+//! sockets; it reads the environment and runs programs only in [`trust`],
+//! when asked to ([`trust::Environment::current`], the stores' own tools).
 
 pub mod ca;
 pub mod cert;

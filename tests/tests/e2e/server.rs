@@ -268,7 +268,7 @@ fn zero_config_creates_ca_and_certificate_and_says_how_to_connect() {
         format!("certificate: localhost, 127.0.0.1, ::1 (expires {expires})"),
         format!("certificate: {} (issued now: none yet)", cert.display()),
         format!("CA: {}, created just now", ca.display()),
-        "the CA is not trusted by this system yet".to_owned(),
+        "the CA is not trusted by this system yet; to trust it: pki trust install (in this repository: cargo run -p pki-cli -- trust install)".to_owned(),
         format!(
             "try: curl --cacert '{}' https://localhost:{port}/",
             ca.display()

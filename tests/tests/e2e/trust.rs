@@ -105,6 +105,14 @@ struct IsolatedSystem {
     holder: Child,
     pid: String,
     root: TempDir,
+    /// Not root: the namespace comes with a user namespace mapping us to root.
+    rootless: bool,
+}
+
+/// Whether this process runs as root.
+fn is_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
 }
 
 impl IsolatedSystem {
@@ -130,7 +138,9 @@ impl IsolatedSystem {
         fs::create_dir(r.join("hooks")).unwrap();
         copy("/etc/ca-certificates.conf", &r.join("ca-certificates.conf"));
 
+        let rootless = !is_root();
         let mut holder = Command::new("unshare")
+            .args(rootless.then_some("--map-root-user"))
             .args(["--mount", "--propagation", "private", "sleep", "600"])
             .stdin(Stdio::null())
             .stderr(Stdio::piped())
@@ -165,7 +175,12 @@ impl IsolatedSystem {
         let theirs = fs::read_link(format!("/proc/{pid}/ns/mnt")).unwrap();
         assert_ne!(ours, theirs, "the holder is not in a namespace of its own");
 
-        let isolated = IsolatedSystem { holder, pid, root };
+        let isolated = IsolatedSystem {
+            holder,
+            pid,
+            root,
+            rootless,
+        };
         let mut mounts = vec![
             ("certs", "/etc/ssl/certs"),
             ("local", "/usr/local/share/ca-certificates"),
@@ -208,7 +223,9 @@ impl IsolatedSystem {
     /// caller's environment that would change what curl trusts.
     fn enter(&self, program: impl AsRef<std::ffi::OsStr>) -> TestCommand {
         let mut cmd = TestCommand::new("nsenter");
-        cmd.args(["--target", &self.pid, "--mount", "--"])
+        cmd.args(["--target", &self.pid])
+            .args(self.rootless.then_some("--user"))
+            .args(["--mount", "--"])
             .arg(program)
             .env_remove("SSL_CERT_FILE")
             .env_remove("SSL_CERT_DIR")
@@ -400,10 +417,17 @@ fn without_root_pki_says_it_runs_sudo_first_and_reports_a_refusal() {
     let pki_bin = bin.join("pki");
     fs::copy(workspace_bin("pki-cli", "pki"), &pki_bin).unwrap();
     fs::set_permissions(&pki_bin, fs::Permissions::from_mode(0o755)).unwrap();
-    let mut cmd = ns.enter("setpriv");
-    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-        .arg(&pki_bin)
-        .args(["trust", "install", "--store", "system"])
+    // As root, become nobody inside the namespace; otherwise we already are
+    // an unprivileged user, and there is nothing of root's we could change.
+    let mut cmd = if is_root() {
+        let mut cmd = ns.enter("setpriv");
+        cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(&pki_bin);
+        cmd
+    } else {
+        TestCommand::new(&pki_bin)
+    };
+    cmd.args(["trust", "install", "--store", "system"])
         .env("CAROOT", d.join("ca"))
         .env("HOME", d)
         .env(
