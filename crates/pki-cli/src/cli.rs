@@ -85,14 +85,10 @@ pub enum TrustCommand {
 /// Which trust stores to work on.
 #[derive(Debug, Args)]
 pub struct TrustArgs {
-    /// Comma-separated: system, nss (Chromium, Chrome, Firefox) and java.
-    /// Default: $TRUST_STORES (as mkcert reads it), else every store present.
-    #[arg(
-        long = "store",
-        value_name = "STORES",
-        value_delimiter = ',',
-        env = "TRUST_STORES"
-    )]
+    /// Comma-separated: system, nss (Chromium, Chrome, Firefox) and java; a
+    /// store named here that is not on this machine is a failure. Default:
+    /// $TRUST_STORES (as mkcert reads it), else every store present.
+    #[arg(long = "store", value_name = "STORES", value_delimiter = ',')]
     pub stores: Vec<pki::trust::Store>,
 }
 

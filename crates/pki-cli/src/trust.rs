@@ -6,20 +6,21 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::{Context as _, Result, bail};
-use pki::trust::{Anchor, Environment, Store, StoreReport, TrustStores};
+use pki::trust::{Anchor, Environment, Store, StoreReport, StoreState, TrustStores};
 
 use crate::cli::TrustArgs;
 use crate::{Context, Outcome, quote};
 
 /// `pki trust install`
 pub fn install(ctx: &Context, args: &TrustArgs, out: &mut String) -> Result<Outcome> {
+    let mut stores = stores(args)?;
     let cert = ctx.ca_cert_path()?;
     if !cert.exists() {
         // As `mkcert -install`: the first command may be this one.
         ctx.load_or_create_ca(out)?;
     }
     let anchor = anchor(&cert)?;
-    let reports = stores(args).install(&anchor);
+    let reports = stores.install(&anchor);
     print(&anchor, &cert, &reports, out)?;
     let failed = failures(args, &reports);
     let changed = |store| {
@@ -46,7 +47,7 @@ pub fn install(ctx: &Context, args: &TrustArgs, out: &mut String) -> Result<Outc
 pub fn uninstall(ctx: &Context, args: &TrustArgs, out: &mut String) -> Result<Outcome> {
     let cert = existing_ca(ctx, "uninstall")?;
     let anchor = anchor(&cert)?;
-    let reports = stores(args).uninstall(&anchor);
+    let reports = stores(args)?.uninstall(&anchor);
     print(&anchor, &cert, &reports, out)?;
     writeln!(
         out,
@@ -60,12 +61,13 @@ pub fn uninstall(ctx: &Context, args: &TrustArgs, out: &mut String) -> Result<Ou
 pub fn status(ctx: &Context, args: &TrustArgs, out: &mut String) -> Result<Outcome> {
     let cert = existing_ca(ctx, "check")?;
     let anchor = anchor(&cert)?;
-    let reports = stores(args).status(&anchor);
+    let reports = stores(args)?.status(&anchor);
     print(&anchor, &cert, &reports, out)?;
     let failed = failures(args, &reports);
     let untrusted: Vec<&str> = reports
         .iter()
-        .filter(|r| r.present() && !r.trusted())
+        // A store only the user can check (macOS, Windows) is neither.
+        .filter(|r| r.present() && !r.trusted() && !matches!(r.state, StoreState::Manual(_)))
         .map(|r| r.store.as_str())
         .collect();
     if untrusted.is_empty() && failed == 0 {
@@ -100,15 +102,23 @@ fn anchor(cert: &Path) -> Result<Anchor> {
         .with_context(|| format!("cannot use {} as the CA to trust", cert.display()))
 }
 
-fn stores(args: &TrustArgs) -> TrustStores {
+/// The stores: `--store`, else `$TRUST_STORES` (empty means all, as for
+/// mkcert), else all.
+fn stores(args: &TrustArgs) -> Result<TrustStores> {
     let stores = TrustStores::new(Environment::current()).on_privileged(|command| {
         eprintln!("pki is not root; running: {command}");
     });
-    if args.stores.is_empty() {
+    if !args.stores.is_empty() {
+        return Ok(stores.select(&args.stores));
+    }
+    let from_env = std::env::var("TRUST_STORES").unwrap_or_default();
+    let named =
+        Store::parse_list(&from_env).with_context(|| format!("TRUST_STORES is {from_env:?}"))?;
+    Ok(if named.is_empty() {
         stores
     } else {
-        stores.select(&args.stores)
-    }
+        stores.select(&named)
+    })
 }
 
 fn print(anchor: &Anchor, cert: &Path, reports: &[StoreReport], out: &mut String) -> Result<()> {
@@ -121,11 +131,11 @@ fn print(anchor: &Anchor, cert: &Path, reports: &[StoreReport], out: &mut String
     Ok(())
 }
 
-/// Stores that failed, counting a store asked for by name that is not here.
+/// Stores that failed, counting a store named with `--store` that is not here.
 fn failures(args: &TrustArgs, reports: &[StoreReport]) -> usize {
     reports
         .iter()
-        .filter(|r| r.failed() || (!args.stores.is_empty() && !r.present()))
+        .filter(|r| r.failed() || (args.stores.contains(&r.store) && !r.present()))
         .count()
 }
 

@@ -122,6 +122,16 @@ impl IsolatedSystem {
         if !require_tools(&["unshare", "nsenter", "mount", "update-ca-certificates"]) {
             return None;
         }
+        // Only Debian's directories are swapped for temp copies: elsewhere
+        // pki would pick another distribution's real directories.
+        let release = fs::read_to_string("/etc/os-release").unwrap_or_default();
+        if pki::trust::Distro::from_os_release(&release) != Some(pki::trust::Distro::Debian) {
+            if std::env::var_os("CI").is_some() {
+                panic!("the system-store tests need a Debian-like CI machine");
+            }
+            skip("not a Debian-like system: the system-store tests did NOT run");
+            return None;
+        }
         let root = tempdir();
         let r = root.path();
         let copy = |from: &str, to: &Path| {
@@ -291,6 +301,13 @@ fn system_store_install_makes_plain_curl_trust_and_uninstall_undoes_it() {
     let server = start_server(d);
     let url = server.url("localhost");
     let root_pem = read_file(&d.join("ca").join(CA_CERT_FILE));
+    // Someone else's local CA, already trusted: it must stay so.
+    let other = pki::Ca::generate(&pki::CaParams::new().common_name("someone else's CA")).unwrap();
+    let other_pem = String::from_utf8(other.certificate().to_pem().unwrap()).unwrap();
+    write_file(&ns.anchors().join("someone-else.crt"), &other_pem);
+    ns.enter("update-ca-certificates").assert_success();
+    let bundle = || read_text(&ns.root.path().join("certs/ca-certificates.crt"));
+    assert!(bundle().contains(other_pem.trim()));
 
     // Before: curl refuses (60: the peer's certificate is not trusted).
     let out = ns.curl(&url);
@@ -309,7 +326,8 @@ fn system_store_install_makes_plain_curl_trust_and_uninstall_undoes_it() {
     out.assert_code(0)
         .assert_stdout_contains("system: installed now in /usr/local/share/ca-certificates/pki-")
         .assert_stdout_contains("curl, Python and OpenSSL now trust");
-    let anchors = listing(&ns.anchors());
+    let mut anchors = listing(&ns.anchors());
+    anchors.retain(|name| name != "someone-else.crt");
     assert_eq!(anchors.len(), 1, "{anchors:?}");
     let anchor = ns.anchors().join(&anchors[0]);
     assert!(
@@ -318,9 +336,9 @@ fn system_store_install_makes_plain_curl_trust_and_uninstall_undoes_it() {
     );
     assert_eq!(mode(&anchor), 0o644);
     assert_eq!(read_file(&anchor), root_pem);
+    let root_text = String::from_utf8(root_pem.clone()).unwrap();
     assert!(
-        read_text(&ns.root.path().join("certs/ca-certificates.crt"))
-            .contains(std::str::from_utf8(&root_pem).unwrap().trim()),
+        bundle().contains(root_text.trim()),
         "the rebuilt bundle lacks the CA"
     );
 
@@ -342,7 +360,7 @@ fn system_store_install_makes_plain_curl_trust_and_uninstall_undoes_it() {
         .assert_stdout_contains(
             "system: already installed in /usr/local/share/ca-certificates/pki-",
         );
-    assert_eq!(listing(&ns.anchors()), anchors);
+    assert_eq!(listing(&ns.anchors()).len(), 2);
     ns.pki_trust(d, &["status", "--store", "system"])
         .output()
         .assert_code(0)
@@ -359,7 +377,12 @@ fn system_store_install_makes_plain_curl_trust_and_uninstall_undoes_it() {
             .join(&anchors[0])
             .display()
     ));
-    assert!(listing(&ns.anchors()).is_empty());
+    assert_eq!(listing(&ns.anchors()), ["someone-else.crt"]);
+    assert!(!bundle().contains(root_text.trim()));
+    assert!(
+        bundle().contains(other_pem.trim()),
+        "someone else's CA was removed too"
+    );
     let out = ns.curl(&url);
     assert_eq!(
         out.code(),
@@ -380,71 +403,102 @@ fn system_store_install_makes_plain_curl_trust_and_uninstall_undoes_it() {
     );
 }
 
+/// A `sudo` for tests: it logs its arguments, then refuses when
+/// `$FAKE_SUDO_REFUSE` is set, else runs the command as the caller (who, in
+/// the namespace, owns the temp copies of the store).
+const FAKE_SUDO: &str = r#"#!/bin/sh
+echo "$*" >> "$FAKE_SUDO_LOG"
+if [ -n "$FAKE_SUDO_REFUSE" ]; then
+    echo 'sudo: a password is required' >&2
+    exit 1
+fi
+[ "$1" = "--" ] && shift
+exec "$@"
+"#;
+
 #[test]
-fn without_root_pki_says_it_runs_sudo_first_and_reports_a_refusal() {
-    if !require_tools(&["setpriv"]) {
+fn without_root_pki_announces_sudo_and_works_through_it_or_reports_a_refusal() {
+    if !require_tools(&["setpriv", "curl"]) {
         return;
     }
     let Some(ns) = IsolatedSystem::new() else {
         return;
     };
-    // Everything an unprivileged user needs to read: the CA certificate
-    // only, and a `sudo` that records what it was asked and refuses.
+    // What an unprivileged user needs: the CA certificate alone, pki, and
+    // a `sudo` (see FAKE_SUDO), all readable by anyone.
     let dir = tempdir();
     let d = dir.path();
     fs::set_permissions(d, fs::Permissions::from_mode(0o755)).unwrap();
-    let ca = pki::Ca::generate(&pki::CaParams::new()).unwrap();
+    fs::create_dir(d.join("server")).unwrap();
+    let server = start_server(&d.join("server"));
+    let url = server.url("localhost");
     fs::create_dir(d.join("ca")).unwrap();
-    write_file(
-        &d.join("ca").join(CA_CERT_FILE),
-        ca.certificate().to_pem().unwrap(),
-    );
+    fs::copy(
+        d.join("server/ca").join(CA_CERT_FILE),
+        d.join("ca").join(CA_CERT_FILE),
+    )
+    .unwrap();
     let bin = d.join("bin");
     fs::create_dir(&bin).unwrap();
     let log = d.join("sudo.log");
     write_file(&log, "");
     fs::set_permissions(&log, fs::Permissions::from_mode(0o666)).unwrap();
-    write_file(
-        &bin.join("sudo"),
-        format!(
-            "#!/bin/sh\necho \"$@\" >> '{}'\necho 'sudo: a password is required' >&2\nexit 1\n",
-            log.display()
-        ),
-    );
+    write_file(&bin.join("sudo"), FAKE_SUDO);
     fs::set_permissions(bin.join("sudo"), fs::Permissions::from_mode(0o755)).unwrap();
-
-    // A copy of pki that any user may run, wherever the build directory is.
     let pki_bin = bin.join("pki");
     fs::copy(workspace_bin("pki-cli", "pki"), &pki_bin).unwrap();
     fs::set_permissions(&pki_bin, fs::Permissions::from_mode(0o755)).unwrap();
-    // As root, become nobody inside the namespace; otherwise we already are
-    // an unprivileged user, and there is nothing of root's we could change.
-    let mut cmd = if is_root() {
-        let mut cmd = ns.enter("setpriv");
-        cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-            .arg(&pki_bin);
-        cmd
-    } else {
-        TestCommand::new(&pki_bin)
+    let root = is_root();
+    if root {
+        // nobody owns the namespace's copies, as root owns the real ones.
+        let status = Command::new("chown")
+            .args(["-R", "65534:65534"])
+            .arg(ns.root.path().join("local"))
+            .arg(ns.root.path().join("certs"))
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    // As root: nobody, inside the namespace. Otherwise we already are an
+    // unprivileged user, and nothing of root's can change.
+    let pki_as_user = |args: &[&str], refuse: bool| -> Output {
+        let mut cmd = if root {
+            let mut cmd = ns.enter("setpriv");
+            cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+                .arg(&pki_bin);
+            cmd
+        } else {
+            TestCommand::new(&pki_bin)
+        };
+        // No sbin on PATH, as for most users: pki must find
+        // update-ca-certificates there by itself.
+        cmd.arg("trust")
+            .args(args)
+            .env("CAROOT", d.join("ca"))
+            .env("HOME", d)
+            .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+            .env("FAKE_SUDO_LOG", &log)
+            .env_remove("FAKE_SUDO_REFUSE");
+        if refuse {
+            cmd.env("FAKE_SUDO_REFUSE", "1");
+        }
+        cmd.output()
     };
-    cmd.args(["trust", "install", "--store", "system"])
-        .env("CAROOT", d.join("ca"))
-        .env("HOME", d)
-        .env(
-            "PATH",
-            format!("{}:/usr/sbin:/usr/bin:/sbin:/bin", bin.display()),
-        );
-    let out = cmd.output();
+
+    // sudo refuses: said before it ran, reported, nothing written.
+    let out = pki_as_user(&["install", "--store", "system"], true);
     out.assert_code(1)
         .assert_stderr_contains(
-            "pki is not root; running: sudo /usr/bin/tee /usr/local/share/ca-certificates/pki-",
+            "pki is not root; running: sudo /usr/bin/install -m 0644 /dev/stdin /usr/local/share/ca-certificates/pki-",
         )
         .assert_stdout_contains("system: failed in /usr/local/share/ca-certificates/pki-")
         .assert_stdout_contains("sudo: a password is required")
         .assert_stdout_contains("1 store could not be installed");
     let asked = read_text(&log);
     assert!(
-        asked.starts_with("-- /usr/bin/tee /usr/local/share/ca-certificates/pki-"),
+        asked.starts_with(
+            "-- /usr/bin/install -m 0644 /dev/stdin /usr/local/share/ca-certificates/pki-"
+        ),
         "sudo was asked: {asked:?}"
     );
     assert_eq!(
@@ -453,6 +507,51 @@ fn without_root_pki_says_it_runs_sudo_first_and_reports_a_refusal() {
         "nothing more after a refusal: {asked:?}"
     );
     assert!(listing(&ns.anchors()).is_empty());
+    if !root {
+        skip("not root: the accepted-sudo half of this test did NOT run");
+        return;
+    }
+
+    // sudo accepts: the anchor and the rebuild go through it, and curl trusts.
+    write_file(&log, "");
+    let out = pki_as_user(&["install", "--store", "system"], false);
+    out.assert_code(0)
+        .assert_stdout_contains("system: installed now in /usr/local/share/ca-certificates/pki-")
+        .assert_stderr_contains("pki is not root; running: sudo /usr/sbin/update-ca-certificates");
+    let asked = read_text(&log);
+    let lines: Vec<&str> = asked.lines().collect();
+    assert_eq!(lines.len(), 2, "{asked}");
+    assert!(
+        lines[0].starts_with("-- /usr/bin/install -m 0644 /dev/stdin "),
+        "{asked}"
+    );
+    assert_eq!(lines[1], "-- /usr/sbin/update-ca-certificates");
+    let anchors = listing(&ns.anchors());
+    assert_eq!(anchors.len(), 1, "{anchors:?}");
+    assert_eq!(mode(&ns.anchors().join(&anchors[0])), 0o644);
+    let out = ns.curl(&url);
+    assert_eq!(out.code(), Some(0), "curl should trust the CA now\n{out}");
+
+    write_file(&log, "");
+    pki_as_user(&["uninstall", "--store", "system"], false)
+        .assert_code(0)
+        .assert_stdout_contains("system: removed from /usr/local/share/ca-certificates/pki-");
+    let asked = read_text(&log);
+    assert!(
+        asked.starts_with("-- /usr/bin/rm -f -- /usr/local/share/ca-certificates/pki-"),
+        "{asked}"
+    );
+    assert!(
+        asked.ends_with("-- /usr/sbin/update-ca-certificates --fresh\n"),
+        "{asked}"
+    );
+    assert!(listing(&ns.anchors()).is_empty());
+    let out = ns.curl(&url);
+    assert_eq!(
+        out.code(),
+        Some(60),
+        "curl should not trust the CA after uninstall\n{out}"
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -493,7 +592,25 @@ fn nss_install_lets_chromium_load_the_page_and_uninstall_takes_it_back() {
     nss_db(&firefox);
     let snap = home.join("snap/chromium/current/.pki/nssdb");
     nss_db(&snap);
-    let places = [home.join(".pki/nssdb"), snap.clone(), firefox.clone()];
+    let flatpak = home.join(".var/app/org.chromium.Chromium/.pki/nssdb");
+    nss_db(&flatpak);
+    let places = [
+        home.join(".pki/nssdb"),
+        snap.clone(),
+        flatpak.clone(),
+        firefox.clone(),
+    ];
+    // Someone else's trusted CA in Chromium's database: it must stay.
+    let other = pki::Ca::generate(&pki::CaParams::new().common_name("someone else's CA")).unwrap();
+    let other_file = d.join("other.pem");
+    write_file(&other_file, other.certificate().to_pem().unwrap());
+    TestCommand::new("certutil")
+        .arg("-A")
+        .arg("-d")
+        .arg(format!("sql:{}", home.join(".pki/nssdb").display()))
+        .args(["-n", "someone else", "-t", "C,,", "-i"])
+        .arg(&other_file)
+        .assert_success();
 
     assert_chromium_refuses(&chromium_dump(&home, &url));
     let out = trust(d, &home, &["status", "--store", "nss"]).output();
@@ -521,7 +638,7 @@ fn nss_install_lets_chromium_load_the_page_and_uninstall_takes_it_back() {
 
     let out = trust(d, &home, &["install", "--store", "nss"]).output();
     out.assert_code(0).assert_stdout_lacks("installed now");
-    assert_count(&out, "nss: already installed in ", 3);
+    assert_count(&out, "nss: already installed in ", 4);
     trust(d, &home, &["status", "--store", "nss"])
         .output()
         .assert_code(0)
@@ -539,7 +656,11 @@ fn nss_install_lets_chromium_load_the_page_and_uninstall_takes_it_back() {
     }
     let out = trust(d, &home, &["uninstall", "--store", "nss"]).output();
     out.assert_code(0);
-    assert_count(&out, "nss: was not installed in ", 3);
+    assert_count(&out, "nss: was not installed in ", 4);
+    assert!(
+        certutil_list(&home.join(".pki/nssdb")).contains("someone else"),
+        "someone else's CA was removed too"
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -556,6 +677,10 @@ fn java_home_copy(parent: &Path) -> PathBuf {
     fs::create_dir_all(home.join("bin")).unwrap();
     fs::create_dir_all(home.join("lib/security")).unwrap();
     std::os::unix::fs::symlink(real_home.join("bin/keytool"), home.join("bin/keytool")).unwrap();
+    // A `java` that is a file of its own (not a link into the real runtime),
+    // so that pki, finding it on PATH, takes this directory for JAVA_HOME.
+    write_file(&home.join("bin/java"), "#!/bin/sh\nexit 1\n");
+    fs::set_permissions(home.join("bin/java"), fs::Permissions::from_mode(0o755)).unwrap();
     fs::copy(
         real_home.join("lib/security/cacerts"),
         home.join("lib/security/cacerts"),
@@ -772,11 +897,38 @@ fn each_store_is_handled_on_its_own_and_failures_are_reported() {
         "stores are reported in a fixed order\n{out}"
     );
 
-    // Unknown store names are usage errors.
+    // TRUST_STORES as mkcert reads it: spaces allowed, absence is no failure.
+    let out = trust(d, &bare_home, &["install"])
+        .env("TRUST_STORES", " nss, java")
+        .env_remove("JAVA_HOME")
+        .env("PATH", &no_tools)
+        .output();
+    out.assert_code(0)
+        .assert_stdout_contains("nss: absent (")
+        .assert_stdout_contains("java: absent (");
+
+    // Java found through the `java` on PATH when JAVA_HOME is unset.
+    let out = trust(d, &home, &["status", "--store", "java"])
+        .env_remove("JAVA_HOME")
+        .env("PATH", java_home.join("bin"))
+        .output();
+    out.assert_code(0).assert_stdout_contains(&format!(
+        "java: installed in {}",
+        java_home.join("lib/security/cacerts").display()
+    ));
+
+    // Unknown store names are usage errors, from the flag or the variable.
     trust(d, &home, &["status", "--store", "nss,keychain"])
         .output()
         .assert_code(2)
         .assert_stderr_contains("unknown trust store \"keychain\"");
+    trust(d, &home, &["install"])
+        .env("TRUST_STORES", "nss,keychain")
+        .output()
+        .assert_code(2)
+        .assert_stderr_contains(
+            "TRUST_STORES is \"nss,keychain\": unknown trust store \"keychain\"",
+        );
 }
 
 #[test]
@@ -789,15 +941,23 @@ fn a_ca_installed_by_other_tools_is_found_by_fingerprint_and_removed() {
     let home = nss_home(d);
     let java_home = java_home_copy(d);
     let cacerts = java_home.join("lib/security/cacerts");
-    // mkcert makes the CA and puts it in NSS under its own nickname; keytool
-    // files it under an alias pki did not choose.
+    // An mkcert CA, filed as `mkcert -install` files it in NSS (by hand:
+    // mkcert itself would also look at /etc/pki/nssdb where one exists),
+    // and in Java under an alias pki did not choose.
     TestCommand::new("mkcert")
-        .arg("-install")
+        .arg("localhost")
+        .current_dir(d)
         .env("CAROOT", d.join("ca"))
         .env("HOME", &home)
-        .env("TRUST_STORES", "nss")
+        .env("TRUST_STORES", "none")
         .assert_success();
-    assert!(certutil_list(&home.join(".pki/nssdb")).contains("mkcert development CA"));
+    TestCommand::new("certutil")
+        .arg("-A")
+        .arg("-d")
+        .arg(format!("sql:{}", home.join(".pki/nssdb").display()))
+        .args(["-n", "mkcert development CA 123456789", "-t", "C,,", "-i"])
+        .arg(d.join("ca").join(CA_CERT_FILE))
+        .assert_success();
     TestCommand::new("keytool")
         .args([
             "-importcert",

@@ -109,6 +109,18 @@ impl Environment {
             .map(|dir| dir.join(name))
             .find(|candidate| is_executable(candidate))
     }
+
+    /// As [`find_program`](Self::find_program), then in the `sbin`
+    /// directories, which users' search paths often lack although the
+    /// programs there (`update-ca-certificates`) are run through sudo.
+    pub fn find_admin_program(&self, name: &str) -> Option<PathBuf> {
+        self.find_program(name).or_else(|| {
+            ["/usr/local/sbin", "/usr/sbin", "/sbin"]
+                .iter()
+                .map(|dir| Path::new(dir).join(name))
+                .find(|candidate| is_executable(candidate))
+        })
+    }
 }
 
 pub(crate) fn is_executable(path: &Path) -> bool {

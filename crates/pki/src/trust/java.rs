@@ -178,7 +178,9 @@ impl Keytool<'_, '_> {
     }
 }
 
-/// The (alias, PEM) pairs of a `keytool -list -rfc` listing.
+/// The (alias, PEM) pairs of the trusted certificates in a `keytool -list
+/// -rfc` listing. Key entries are left out: the chain of a key is not
+/// trust, and removing such an entry would remove someone's key.
 fn parse_listing(listing: &str) -> Vec<(String, String)> {
     let mut entries = Vec::new();
     let mut alias: Option<String> = None;
@@ -187,6 +189,10 @@ fn parse_listing(listing: &str) -> Vec<(String, String)> {
         let line = line.trim_end();
         if let Some(name) = line.strip_prefix("Alias name: ") {
             alias = Some(name.to_owned());
+        } else if let Some(kind) = line.strip_prefix("Entry type: ") {
+            if kind != "trustedCertEntry" {
+                alias = None;
+            }
         } else if line.starts_with("-----BEGIN CERTIFICATE-----") {
             pem = Some(String::new());
         }
@@ -213,9 +219,12 @@ mod tests {
         let listing = "Keystore type: JKS\n\nAlias name: debian:one.pem\nCreation date: Jun 24, 2025\n\
                        Entry type: trustedCertEntry\n\n-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n\n\
                        *******************************************\n\n\
-                       Alias name: pki-x, with comma\n-----BEGIN CERTIFICATE-----\nBBBB\n-----END CERTIFICATE-----\n";
+                       Alias name: pki-x, with comma\n-----BEGIN CERTIFICATE-----\nBBBB\n-----END CERTIFICATE-----\n\n\
+                       Alias name: server\nEntry type: PrivateKeyEntry\nCertificate chain length: 2\n\
+                       -----BEGIN CERTIFICATE-----\nCCCC\n-----END CERTIFICATE-----\n\
+                       -----BEGIN CERTIFICATE-----\nDDDD\n-----END CERTIFICATE-----\n";
         let entries = parse_listing(listing);
-        assert_eq!(entries.len(), 2);
+        assert_eq!(entries.len(), 2, "{entries:?}");
         assert_eq!(entries[0].0, "debian:one.pem");
         assert!(entries[0].1.contains("AAAA") && !entries[0].1.contains("BBBB"));
         assert_eq!(entries[1].0, "pki-x, with comma");

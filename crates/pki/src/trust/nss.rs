@@ -158,11 +158,19 @@ impl Nss<'_, '_> {
             Task::Uninstall if ours.is_empty() => Ok(Change::WasMissing),
             Task::Uninstall => {
                 for entry in &ours {
-                    // certutil -D removes one certificate per call; a
-                    // nickname may hold our CA more than once.
+                    // certutil -D removes the first certificate under a
+                    // nickname: only safe when every one there is ours.
                     for _ in 0..4 {
-                        if !self.holds_ours(db, &entry.nickname)? {
+                        let pem = self.export(db, &entry.nickname)?;
+                        if !self.anchor.in_pem(pem.as_bytes()) {
                             break;
+                        }
+                        if !self.anchor.only_in_pem(pem.as_bytes()) {
+                            return Err(TrustError::NotApplied(format!(
+                                "in {}, the nickname {:?} also holds other certificates; \
+                                 remove the CA by hand with certutil -D",
+                                db.spec, entry.nickname
+                            )));
                         }
                         self.certutil(db, &["-D", "-n", &entry.nickname], None)?;
                     }
@@ -197,13 +205,18 @@ impl Nss<'_, '_> {
     }
 
     fn holds_ours(&mut self, db: &Database, nickname: &str) -> Result<bool, TrustError> {
+        let pem = self.export(db, nickname)?;
+        Ok(self.anchor.in_pem(pem.as_bytes()))
+    }
+
+    /// Every certificate under `nickname`, in PEM (none if it is gone).
+    fn export(&mut self, db: &Database, nickname: &str) -> Result<String, TrustError> {
         match self.certutil(db, &["-L", "-a", "-n", nickname], None) {
-            Ok(pem) => Ok(self.anchor.in_pem(pem.as_bytes())),
-            // Gone since the listing: not ours.
+            Ok(pem) => Ok(pem),
             Err(TrustError::CommandFailed { output, .. })
                 if output.contains("Could not find cert") =>
             {
-                Ok(false)
+                Ok(String::new())
             }
             Err(e) => Err(e),
         }

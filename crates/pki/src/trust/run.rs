@@ -116,8 +116,20 @@ impl<'a> Runner<'a> {
         })
     }
 
+    /// A system administration program, looked for in the `sbin` directories too.
+    pub(crate) fn admin_program(
+        &self,
+        name: &'static str,
+        hint: &'static str,
+    ) -> Result<PathBuf, TrustError> {
+        self.env
+            .find_admin_program(name)
+            .ok_or(TrustError::ToolMissing { tool: name, hint })
+    }
+
     /// Writes a public file into a root-owned directory: atomically when we
-    /// are root, else through `sudo tee`.
+    /// are root, else through `sudo install -m 0644` (not `tee`, whose file
+    /// would get the user's umask and could end up unreadable to the user).
     pub(crate) fn write_root_file(
         &mut self,
         path: &Path,
@@ -127,8 +139,14 @@ impl<'a> Runner<'a> {
             return crate::fs::write_atomic(path, contents, Secrecy::Public, Overwrite::Replace)
                 .map_err(|e| TrustError::NotApplied(e.to_string()));
         }
-        let tee = self.program("tee", "it is part of coreutils")?;
-        self.run(&tee, &[path.as_os_str()], Some(contents), As::Root)
+        let install = self.program("install", "it is part of coreutils")?;
+        let args = [
+            OsStr::new("-m"),
+            OsStr::new("0644"),
+            OsStr::new("/dev/stdin"),
+            path.as_os_str(),
+        ];
+        self.run(&install, &args, Some(contents), As::Root)
             .map(drop)
     }
 

@@ -28,6 +28,12 @@ struct Layout {
     extension: &'static str,
     refresh: &'static str,
     refresh_args: &'static [&'static str],
+    /// Extra arguments for the rebuild after a removal: Debian's plain
+    /// rebuild leaves links to removed files and never tells its hooks (the
+    /// one that keeps Java's cacerts in step, for one).
+    removal_args: &'static [&'static str],
+    /// The bundle the rebuild writes, which clients read.
+    bundle: &'static str,
     package: &'static str,
 }
 
@@ -39,6 +45,8 @@ impl Layout {
                 extension: "crt",
                 refresh: "update-ca-certificates",
                 refresh_args: &[],
+                removal_args: &["--fresh"],
+                bundle: "/etc/ssl/certs/ca-certificates.crt",
                 package: "install the ca-certificates package",
             },
             Distro::Fedora => Layout {
@@ -46,6 +54,8 @@ impl Layout {
                 extension: "pem",
                 refresh: "update-ca-trust",
                 refresh_args: &["extract"],
+                removal_args: &[],
+                bundle: "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
                 package: "install the ca-certificates package",
             },
             Distro::Arch => Layout {
@@ -53,6 +63,8 @@ impl Layout {
                 extension: "crt",
                 refresh: "trust",
                 refresh_args: &["extract-compat"],
+                removal_args: &[],
+                bundle: "/etc/ssl/certs/ca-certificates.crt",
                 package: "install the p11-kit package",
             },
             Distro::OpenSuse => Layout {
@@ -60,9 +72,18 @@ impl Layout {
                 extension: "pem",
                 refresh: "update-ca-certificates",
                 refresh_args: &[],
+                removal_args: &[],
+                bundle: "/var/lib/ca-certificates/ca-bundle.pem",
                 package: "install the ca-certificates package",
             },
         }
+    }
+
+    /// Whether the bundle clients read holds the CA. Read from the file
+    /// itself, so that `SSL_CERT_FILE` in our own environment can never make
+    /// the store look changed when it is not.
+    fn bundle_holds(&self, anchor: &Anchor) -> bool {
+        std::fs::read(self.bundle).is_ok_and(|pem| anchor.in_pem(&pem))
     }
 
     fn refresh_line(&self) -> String {
@@ -143,18 +164,15 @@ pub(super) fn handle(runner: &mut Runner<'_>, anchor: &Anchor, task: Task) -> St
         ));
     }
     let target = anchors.join(format!("{}.{}", anchor.name(), layout.extension));
-    let ca = match X509::from_der(anchor.der()) {
-        Ok(ca) => ca,
-        Err(e) => return StoreState::Failed(TrustError::NotApplied(e.to_string())),
-    };
-    let trusted = trusts(&ca);
+    let store = format!(
+        "the system store ({}, {})",
+        anchors.display(),
+        layout.refresh_line()
+    );
+    let trusted = layout.bundle_holds(anchor);
     let (place, result) = match task {
         Task::Status => (
-            format!(
-                "the system store ({}, {})",
-                anchors.display(),
-                layout.refresh_line()
-            ),
+            store,
             Ok(if trusted {
                 Change::Present
             } else {
@@ -166,32 +184,42 @@ pub(super) fn handle(runner: &mut Runner<'_>, anchor: &Anchor, task: Task) -> St
             if trusted {
                 Ok(Change::AlreadyPresent)
             } else {
-                install(runner, anchor, &layout, &target, &ca)
+                install(runner, anchor, &layout, &target)
             },
         ),
         Task::Uninstall => {
             let ours = our_files(anchor, anchors);
-            let place = match ours.as_slice() {
-                [] => format!(
-                    "the system store ({}, {})",
-                    anchors.display(),
-                    layout.refresh_line()
-                ),
-                files => files
-                    .iter()
+            let place = if ours.is_empty() {
+                store
+            } else {
+                ours.iter()
                     .map(|f| f.display().to_string())
                     .collect::<Vec<_>>()
-                    .join(", "),
+                    .join(", ")
             };
-            (place, uninstall(runner, &layout, &ours, &ca, trusted))
+            (place, uninstall(runner, anchor, &layout, &ours, trusted))
         }
     };
     StoreState::Places(vec![PlaceReport { place, result }])
 }
 
-fn refresh(runner: &mut Runner<'_>, layout: &Layout) -> Result<(), TrustError> {
-    let program = runner.program(layout.refresh, layout.package)?;
-    let args: Vec<&OsStr> = layout.refresh_args.iter().map(OsStr::new).collect();
+fn refresh(
+    runner: &mut Runner<'_>,
+    layout: &Layout,
+    after_removal: bool,
+) -> Result<(), TrustError> {
+    let program = runner.admin_program(layout.refresh, layout.package)?;
+    let extra = if after_removal {
+        layout.removal_args
+    } else {
+        &[]
+    };
+    let args: Vec<&OsStr> = layout
+        .refresh_args
+        .iter()
+        .chain(extra)
+        .map(OsStr::new)
+        .collect();
     runner.run(&program, &args, None, As::Root).map(drop)
 }
 
@@ -200,44 +228,46 @@ fn install(
     anchor: &Anchor,
     layout: &Layout,
     target: &Path,
-    ca: &X509,
 ) -> Result<Change, TrustError> {
     // Checked before writing, so a missing tool leaves no stray anchor behind.
-    runner.program(layout.refresh, layout.package)?;
+    runner.admin_program(layout.refresh, layout.package)?;
     runner.write_root_file(target, anchor.pem())?;
-    refresh(runner, layout)?;
-    if trusts(ca) {
+    refresh(runner, layout, false)?;
+    if layout.bundle_holds(anchor) {
         Ok(Change::Added)
     } else {
         Err(TrustError::NotApplied(format!(
-            "wrote {} and ran {}, yet OpenSSL's default store still does not trust the CA; \
-             check SSL_CERT_FILE and SSL_CERT_DIR",
+            "wrote {} and ran {}, yet {} does not hold the CA",
             target.display(),
-            layout.refresh_line()
+            layout.refresh_line(),
+            layout.bundle
         )))
     }
 }
 
 fn uninstall(
     runner: &mut Runner<'_>,
+    anchor: &Anchor,
     layout: &Layout,
     ours: &[PathBuf],
-    ca: &X509,
     trusted: bool,
 ) -> Result<Change, TrustError> {
     if ours.is_empty() && !trusted {
         return Ok(Change::WasMissing);
     }
-    for file in ours {
-        runner.remove_root_file(file)?;
-    }
     if !ours.is_empty() {
-        refresh(runner, layout)?;
+        // Checked before removing, so the bundle never outlives its anchors.
+        runner.admin_program(layout.refresh, layout.package)?;
+        for file in ours {
+            runner.remove_root_file(file)?;
+        }
+        refresh(runner, layout, true)?;
     }
-    if trusts(ca) {
+    if layout.bundle_holds(anchor) {
         return Err(TrustError::NotApplied(format!(
-            "the CA is still trusted through a file pki did not write (see {}, /usr/share/ca-certificates \
+            "{} still holds the CA through a file pki did not write (see {}, /usr/share/ca-certificates \
              and files that hold other certificates too); remove it there and run {}",
+            layout.bundle,
             layout.anchors,
             layout.refresh_line()
         )));
