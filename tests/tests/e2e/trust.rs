@@ -578,6 +578,18 @@ fn certutil_list(dir: &Path) -> String {
         .stdout
 }
 
+/// `certutil -A`: `cert` into the database in `dir` under `nickname`, as a
+/// CA trusted for TLS servers (what browsers need and `pki` sets).
+fn certutil_add(dir: &Path, nickname: &str, cert: &Path) {
+    TestCommand::new("certutil")
+        .arg("-A")
+        .arg("-d")
+        .arg(format!("sql:{}", dir.display()))
+        .args(["-n", nickname, "-t", "C,,", "-i"])
+        .arg(cert)
+        .assert_success();
+}
+
 #[test]
 fn nss_install_lets_chromium_load_the_page_and_uninstall_takes_it_back() {
     if !require_tools(&["chromium", "certutil"]) {
@@ -604,13 +616,7 @@ fn nss_install_lets_chromium_load_the_page_and_uninstall_takes_it_back() {
     let other = pki::Ca::generate(&pki::CaParams::new().common_name("someone else's CA")).unwrap();
     let other_file = d.join("other.pem");
     write_file(&other_file, other.certificate().to_pem().unwrap());
-    TestCommand::new("certutil")
-        .arg("-A")
-        .arg("-d")
-        .arg(format!("sql:{}", home.join(".pki/nssdb").display()))
-        .args(["-n", "someone else", "-t", "C,,", "-i"])
-        .arg(&other_file)
-        .assert_success();
+    certutil_add(&home.join(".pki/nssdb"), "someone else", &other_file);
 
     assert_chromium_refuses(&chromium_dump(&home, &url));
     let out = trust(d, &home, &["status", "--store", "nss"]).output();
@@ -670,9 +676,7 @@ fn nss_install_lets_chromium_load_the_page_and_uninstall_takes_it_back() {
 /// A JAVA_HOME under `parent` whose `bin/keytool` is the real one and whose
 /// `lib/security/cacerts` is a copy of the real runtime's trust store.
 fn java_home_copy(parent: &Path) -> PathBuf {
-    let java = which("java");
-    let real = fs::canonicalize(java).unwrap();
-    let real_home = real.parent().and_then(Path::parent).unwrap();
+    let real_home = real_java_home();
     let home = parent.join("jdk");
     fs::create_dir_all(home.join("bin")).unwrap();
     fs::create_dir_all(home.join("lib/security")).unwrap();
@@ -687,6 +691,12 @@ fn java_home_copy(parent: &Path) -> PathBuf {
     )
     .unwrap();
     home
+}
+
+/// The home of the Java runtime whose `java` is on PATH.
+fn real_java_home() -> PathBuf {
+    let java = fs::canonicalize(which("java")).unwrap();
+    java.parent().and_then(Path::parent).unwrap().to_path_buf()
 }
 
 fn which(program: &str) -> PathBuf {
@@ -743,12 +753,7 @@ fn java_install_lets_a_java_client_connect_and_uninstall_takes_it_back() {
     let url = server.url("localhost");
     let java_home = java_home_copy(d);
     let cacerts = java_home.join("lib/security/cacerts");
-    let real_cacerts = fs::canonicalize(which("java"))
-        .unwrap()
-        .parent()
-        .and_then(Path::parent)
-        .unwrap()
-        .join("lib/security/cacerts");
+    let real_cacerts = real_java_home().join("lib/security/cacerts");
     let real_before = read_file(&real_cacerts);
     let java_trust = |args: &[&str]| -> Output {
         let mut cmd = trust(d, d, args);
@@ -951,13 +956,11 @@ fn a_ca_installed_by_other_tools_is_found_by_fingerprint_and_removed() {
         .env("HOME", &home)
         .env("TRUST_STORES", "none")
         .assert_success();
-    TestCommand::new("certutil")
-        .arg("-A")
-        .arg("-d")
-        .arg(format!("sql:{}", home.join(".pki/nssdb").display()))
-        .args(["-n", "mkcert development CA 123456789", "-t", "C,,", "-i"])
-        .arg(d.join("ca").join(CA_CERT_FILE))
-        .assert_success();
+    certutil_add(
+        &home.join(".pki/nssdb"),
+        "mkcert development CA 123456789",
+        &d.join("ca").join(CA_CERT_FILE),
+    );
     TestCommand::new("keytool")
         .args([
             "-importcert",
@@ -1012,11 +1015,6 @@ fn a_ca_installed_by_other_tools_is_found_by_fingerprint_and_removed() {
             .matches("trustedCertEntry")
             .count()
     };
-    let original = fs::canonicalize(which("java"))
-        .unwrap()
-        .parent()
-        .and_then(Path::parent)
-        .unwrap()
-        .join("lib/security/cacerts");
+    let original = real_java_home().join("lib/security/cacerts");
     assert_eq!(count(&cacerts), count(&original));
 }
