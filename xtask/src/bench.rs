@@ -244,7 +244,11 @@ pub fn on_path(tool: &str) -> bool {
 }
 
 /// `cargo xtask bench server`: actix-https against nginx, same certificate,
-/// one worker each, same two-byte body, for P-256 and RSA-2048 keys.
+/// one worker each, same three-byte body, for P-256 and RSA-2048 keys.
+///
+/// Both servers run at once and are measured in turn, round after round, so
+/// the machine's drift (a busy neighbour, frequency changes) hits both alike;
+/// the table gives each figure's median over the rounds.
 pub fn server(root: &Path) -> Result<String> {
     for tool in ["nginx", "wrk", "h2load"] {
         if !on_path(tool) && !Path::new("/usr/sbin").join(tool).is_file() {
@@ -272,15 +276,18 @@ pub fn server(root: &Path) -> Result<String> {
     )?;
     writeln!(
         report,
-        "keep-alive: `wrk -t1 -c32 -d{WRK_SECONDS}s`; full handshakes: `h2load -n{HANDSHAKES} -c{HANDSHAKES} -m1` (one request per connection), {HANDSHAKE_ROUNDS} rounds after a warm-up.\n"
+        "Medians of {ROUNDS} rounds; in each round both servers are measured in turn. \
+         keep-alive: `wrk -t1 -c32 -d{WRK_SECONDS}s`; handshakes: {HANDSHAKE_BATCHES} × \
+         `h2load -n{HANDSHAKES} -c{HANDSHAKES} -m1` (one request per connection), over HTTP/2 \
+         and with `--h1` over HTTP/1.1.\n"
     )?;
     writeln!(
         report,
-        "| key | server | keep-alive req/s | p99 | handshakes/s | peak RSS | req/s vs nginx | handshakes/s vs nginx |"
+        "| key | server | keep-alive req/s | p99 | handshakes/s (h2) | handshakes/s (h1) | peak RSS | req/s vs nginx | h2 handshakes vs nginx | h1 handshakes vs nginx |"
     )?;
     writeln!(
         report,
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     )?;
     for key_type in [pki::KeyType::P256, pki::KeyType::Rsa2048] {
         let issued =
@@ -299,39 +306,62 @@ pub fn server(root: &Path) -> Result<String> {
             pki::fs::Secrecy::Private,
             pki::fs::Overwrite::Replace,
         )?;
-        let mut rows = Vec::new();
-        for which in ["nginx", "actix-https"] {
-            let port = free_port()?;
-            let mut child = if which == "nginx" {
-                start_nginx(&nginx_bin, dir, &cert, &key, port)?
-            } else {
-                Command::new(&ours_bin)
-                    .args(["--workers", "1", "--bind", &format!("127.0.0.1:{port}")])
-                    .arg("--cert")
-                    .arg(&cert)
-                    .arg("--key")
-                    .arg(&key)
-                    .env("CAROOT", dir.join("unused-ca"))
-                    .stdout(std::process::Stdio::null())
-                    .spawn()
-                    .context("failed to start actix-https")?
-            };
-            let measured = measure(port, child.id());
-            let _ = Command::new("kill").arg(child.id().to_string()).status();
-            let _ = child.wait();
-            rows.push((which, measured?));
+        let nginx_port = free_port()?;
+        let mut ours_port = free_port()?;
+        while ours_port == nginx_port {
+            ours_port = free_port()?;
         }
-        let nginx = rows[0].1.clone();
+        let nginx = Running(start_nginx(&nginx_bin, dir, &cert, &key, nginx_port)?);
+        let ours = Running(
+            Command::new(&ours_bin)
+                .args([
+                    "--workers",
+                    "1",
+                    "--bind",
+                    &format!("127.0.0.1:{ours_port}"),
+                ])
+                .arg("--cert")
+                .arg(&cert)
+                .arg("--key")
+                .arg(&key)
+                .env("CAROOT", dir.join("unused-ca"))
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .context("failed to start actix-https")?,
+        );
+        let servers = [
+            ("nginx", &nginx, nginx_port),
+            ("actix-https", &ours, ours_port),
+        ];
+        let mut samples = [Samples::default(), Samples::default()];
+        for (_, _, port) in servers {
+            wait_for_port(port)?;
+            warm_up(port)?;
+        }
+        for _ in 0..ROUNDS {
+            for (i, (_, _, port)) in servers.iter().enumerate() {
+                samples[i].push(measure(*port)?);
+            }
+        }
+        let rows: Vec<(&str, Measured)> = servers
+            .iter()
+            .zip(&samples)
+            .map(|((name, running, _), s)| (*name, s.median(peak_rss_kib(running.0.id()))))
+            .collect();
+        drop((nginx, ours));
+        let base = rows[0].1.clone();
         for (which, m) in &rows {
             writeln!(
                 report,
-                "| {key_type} | {which} | {:.0} | {} | {:.0} | {:.1} MiB | {:.2}× | {:.2}× |",
+                "| {key_type} | {which} | {:.0} | {} | {:.0} | {:.0} | {:.1} MiB | {:.2}× | {:.2}× | {:.2}× |",
                 m.requests_per_sec,
-                m.p99,
-                m.handshakes_per_sec,
+                format_latency(m.p99_micros),
+                m.h2_handshakes_per_sec,
+                m.h1_handshakes_per_sec,
                 m.peak_rss_kib as f64 / 1024.0,
-                m.requests_per_sec / nginx.requests_per_sec,
-                m.handshakes_per_sec / nginx.handshakes_per_sec
+                m.requests_per_sec / base.requests_per_sec,
+                m.h2_handshakes_per_sec / base.h2_handshakes_per_sec,
+                m.h1_handshakes_per_sec / base.h1_handshakes_per_sec,
             )?;
         }
     }
@@ -348,25 +378,95 @@ pub fn server(root: &Path) -> Result<String> {
     Ok(report)
 }
 
-const WRK_SECONDS: u32 = 5;
+const ROUNDS: usize = 5;
+const WRK_SECONDS: u32 = 4;
 const HANDSHAKES: u32 = 500;
-const HANDSHAKE_ROUNDS: u32 = 5;
+const HANDSHAKE_BATCHES: u32 = 5;
 
+/// A server process, stopped when dropped (also on an early error return).
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").arg(self.0.id().to_string()).status();
+        let _ = self.0.wait();
+    }
+}
+
+/// One round's figures for one server.
 #[derive(Debug, Clone)]
 struct Measured {
     requests_per_sec: f64,
-    p99: String,
-    handshakes_per_sec: f64,
+    p99_micros: f64,
+    h2_handshakes_per_sec: f64,
+    h1_handshakes_per_sec: f64,
     peak_rss_kib: u64,
 }
 
-fn measure(port: u16, pid: u32) -> Result<Measured> {
-    wait_for_port(port)?;
+#[derive(Default)]
+struct Samples(Vec<Measured>);
+
+impl Samples {
+    fn push(&mut self, m: Measured) {
+        self.0.push(m);
+    }
+
+    /// Each figure's median over the rounds.
+    fn median(&self, peak_rss_kib: u64) -> Measured {
+        let of = |f: fn(&Measured) -> f64| median(self.0.iter().map(f).collect());
+        Measured {
+            requests_per_sec: of(|m| m.requests_per_sec),
+            p99_micros: of(|m| m.p99_micros),
+            h2_handshakes_per_sec: of(|m| m.h2_handshakes_per_sec),
+            h1_handshakes_per_sec: of(|m| m.h1_handshakes_per_sec),
+            peak_rss_kib,
+        }
+    }
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    match values.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => values[n / 2],
+        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
+}
+
+fn format_latency(micros: f64) -> String {
+    if micros >= 1000.0 {
+        format!("{:.2} ms", micros / 1000.0)
+    } else {
+        format!("{micros:.0} µs")
+    }
+}
+
+/// wrk's latency (`439.00us`, `1.52ms`, `2.01s`) in microseconds.
+fn parse_latency(text: &str) -> Option<f64> {
+    let text = text.trim();
+    let (number, scale) = if let Some(v) = text.strip_suffix("us") {
+        (v, 1.0)
+    } else if let Some(v) = text.strip_suffix("ms") {
+        (v, 1e3)
+    } else if let Some(v) = text.strip_suffix('s') {
+        (v, 1e6)
+    } else {
+        return None;
+    };
+    number.trim().parse::<f64>().ok().map(|n| n * scale)
+}
+
+fn warm_up(port: u16) -> Result<()> {
     let url = format!("https://127.0.0.1:{port}/health");
-    // Warm up, then measure.
     let _ = Command::new("wrk")
         .args(["-t1", "-c8", "-d1s", &url])
         .output();
+    handshakes(port, false)?;
+    Ok(())
+}
+
+fn measure(port: u16) -> Result<Measured> {
+    let url = format!("https://127.0.0.1:{port}/health");
     let wrk = Command::new("wrk")
         .args([
             "-t1",
@@ -383,16 +483,31 @@ fn measure(port: u16, pid: u32) -> Result<Measured> {
         .find_map(|l| l.strip_prefix("Requests/sec:"))
         .and_then(|v| v.trim().parse().ok())
         .with_context(|| format!("wrk printed no Requests/sec:\n{text}"))?;
-    let p99 = text
+    let p99_micros = text
         .lines()
         .find_map(|l| l.trim().strip_prefix("99%"))
-        .map(|v| v.trim().to_owned())
-        .unwrap_or_else(|| "?".to_owned());
-    // Full handshakes: h2load with as many clients as requests makes one
-    // request per connection. One warm-up round, then rounds summed.
+        .and_then(parse_latency)
+        .with_context(|| format!("wrk printed no 99% latency:\n{text}"))?;
+    Ok(Measured {
+        requests_per_sec,
+        p99_micros,
+        h2_handshakes_per_sec: handshakes(port, false)?,
+        h1_handshakes_per_sec: handshakes(port, true)?,
+        peak_rss_kib: 0,
+    })
+}
+
+/// Full handshakes per second: h2load with as many clients as requests makes
+/// one request per connection; several batches, their times summed.
+fn handshakes(port: u16, http1: bool) -> Result<f64> {
+    let url = format!("https://127.0.0.1:{port}/health");
     let mut seconds = 0.0;
-    for round in 0..=HANDSHAKE_ROUNDS {
-        let h2 = Command::new("h2load")
+    for _ in 0..HANDSHAKE_BATCHES {
+        let mut cmd = Command::new("h2load");
+        if http1 {
+            cmd.arg("--h1");
+        }
+        let h2 = cmd
             .args([
                 "-n",
                 &HANDSHAKES.to_string(),
@@ -409,27 +524,15 @@ fn measure(port: u16, pid: u32) -> Result<Measured> {
             bail!("h2load saw failures:\n{text}");
         }
         // "finished in 1.23s, 812.34 req/s, …"
-        let elapsed: f64 = text
+        let elapsed = text
             .lines()
             .find_map(|l| l.strip_prefix("finished in "))
             .and_then(|l| l.split(',').next())
-            .and_then(|v| {
-                v.strip_suffix("ms")
-                    .and_then(|ms| ms.parse::<f64>().ok().map(|ms| ms / 1e3))
-                    .or_else(|| v.strip_suffix('s').and_then(|s| s.parse().ok()))
-            })
+            .and_then(parse_latency)
             .with_context(|| format!("h2load printed no time:\n{text}"))?;
-        if round > 0 {
-            seconds += elapsed;
-        }
+        seconds += elapsed / 1e6;
     }
-    let handshakes_per_sec = f64::from(HANDSHAKES * HANDSHAKE_ROUNDS) / seconds;
-    Ok(Measured {
-        requests_per_sec,
-        p99,
-        handshakes_per_sec,
-        peak_rss_kib: peak_rss_kib(pid),
-    })
+    Ok(f64::from(HANDSHAKES * HANDSHAKE_BATCHES) / seconds)
 }
 
 /// VmHWM of the process and its children (nginx's master and worker).
@@ -511,4 +614,26 @@ fn wait_for_port(port: u16) -> Result<()> {
         std::thread::sleep(std::time::Duration::from_millis(25));
     }
     bail!("nothing listens on 127.0.0.1:{port} after 5 s")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latencies_in_every_unit_wrk_and_h2load_print() {
+        assert_eq!(parse_latency("439.00us"), Some(439.0));
+        assert_eq!(parse_latency(" 1.52ms"), Some(1520.0));
+        assert_eq!(parse_latency("2.5s"), Some(2_500_000.0));
+        assert_eq!(parse_latency("fast"), None);
+        assert_eq!(format_latency(439.0), "439 µs");
+        assert_eq!(format_latency(1520.0), "1.52 ms");
+    }
+
+    #[test]
+    fn median_of_odd_and_even_counts() {
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(vec![4.0, 1.0, 3.0, 2.0]), 2.5);
+        assert!(median(Vec::new()).is_nan());
+    }
 }

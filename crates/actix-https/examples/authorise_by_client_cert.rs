@@ -62,6 +62,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     HttpServer::new(|| App::new().service(admin))
         .on_connect(on_connect)
+        .tcp_nodelay(true)
         .bind_openssl("127.0.0.1:9443", tls.acceptor()?)?
         .run()
         .await?;

@@ -19,6 +19,8 @@
 //! let tls = TlsServerBuilder::new(IdentitySource::Fixed(Identity::from_issued(&issued))).build()?;
 //! HttpServer::new(|| App::new().configure(pages::routes))
 //!     .on_connect(on_connect)
+//!     // Small writes go out at once (nginx's default too); see docs/server.md.
+//!     .tcp_nodelay(true)
 //!     .bind_openssl("127.0.0.1:8443", tls.acceptor()?)?
 //!     .run()
 //!     .await?;

@@ -346,6 +346,11 @@ async fn serve(args: Args, plan: Plan) -> Result<()> {
             .configure(actix_https::pages::routes)
     })
     .on_connect(actix_https::on_connect)
+    // Small writes go out at once, as nginx's `tcp_nodelay on` does; with
+    // Nagle's algorithm a second small write (an HTTP/2 frame after the
+    // SETTINGS, a response after its headers) waits for the client's delayed
+    // ACK, up to 40 ms.
+    .tcp_nodelay(true)
     .shutdown_timeout(5);
     if let Some(n) = args.workers {
         server = server.workers(n);
