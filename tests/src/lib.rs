@@ -490,6 +490,68 @@ impl TestCommand {
         );
         out
     }
+
+    /// Runs `pki` with `PKI_TEST_PAUSE_AT=step`, waits until it says `paused
+    /// at STEP` on stderr, and kills it there with SIGKILL, as a crash at that
+    /// step would. Panics, showing the session, if it ends or outlives its
+    /// time limit first.
+    pub fn kill_at(&mut self, step: &str) -> Output {
+        use std::io::{BufRead, BufReader};
+
+        self.cmd.env("PKI_TEST_PAUSE_AT", step);
+        let command = format!("PKI_TEST_PAUSE_AT={step} {}", self.command_line());
+        let mut child = self
+            .cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("failed to start `{command}`: {e}"));
+        let stdout = drain(child.stdout.take());
+        let (lines_tx, lines) = std::sync::mpsc::channel();
+        let stderr_pipe = child.stderr.take();
+        let stderr = thread::spawn(move || {
+            let mut seen = String::new();
+            if let Some(pipe) = stderr_pipe {
+                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                    seen.push_str(&line);
+                    seen.push('\n');
+                    let _ = lines_tx.send(line);
+                }
+            }
+            seen
+        });
+        let wanted = format!("paused at {step}");
+        let deadline = Instant::now() + self.timeout;
+        let mut paused = false;
+        while Instant::now() < deadline {
+            match lines.recv_timeout(Duration::from_millis(50)) {
+                Ok(line) if line == wanted => {
+                    paused = true;
+                    break;
+                }
+                Ok(_) | Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                // stderr closed: the command ended without pausing.
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        // Child::kill sends SIGKILL: no destructor, no cleanup runs.
+        let _ = child.kill();
+        let status = child
+            .wait()
+            .unwrap_or_else(|e| panic!("failed to wait for `{command}`: {e}"));
+        let out = Output {
+            command,
+            status,
+            stdout: stdout.join().unwrap_or_default(),
+            stderr: stderr.join().unwrap_or_default(),
+        };
+        assert!(
+            paused,
+            "expected it to reach {step:?} and pause there\n{out}"
+        );
+        out
+    }
 }
 
 fn drain(pipe: Option<impl Read + Send + 'static>) -> thread::JoinHandle<String> {

@@ -12,6 +12,8 @@ mod bad_input;
 mod cli;
 #[path = "e2e/cli_seeds.rs"]
 mod cli_seeds;
+#[path = "e2e/crash.rs"]
+mod crash;
 #[path = "e2e/crl.rs"]
 mod crl;
 #[path = "e2e/explain.rs"]
@@ -22,6 +24,8 @@ mod handshake;
 mod interop;
 #[path = "e2e/pkcs12.rs"]
 mod pkcs12;
+#[path = "e2e/refuse.rs"]
+mod refuse;
 #[path = "e2e/seeds.rs"]
 mod seeds;
 #[path = "e2e/server.rs"]

@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::{Context as _, Result};
+use pki::ca::DirState;
 use pki::{Ca, CaParams, NameConstraint};
 
 use crate::cli::{CaCreateArgs, CaIntermediateArgs, CaShowArgs};
@@ -11,7 +12,7 @@ use crate::{Context, quote, secret};
 
 /// `pki ca create`
 pub fn create(ctx: &Context, args: &CaCreateArgs, out: &mut String) -> Result<()> {
-    let dir = ctx.ca_dir()?;
+    let dir = ctx.checked_ca_dir()?;
     let params = ca_params(
         CaParams::new()
             .key_type(args.key_type.key_type)
@@ -19,11 +20,14 @@ pub fn create(ctx: &Context, args: &CaCreateArgs, out: &mut String) -> Result<()
         &args.name_constraints,
     )?;
     let key_path = dir.join(pki::ca::CA_KEY_FILE);
-    if dir.join(pki::ca::CA_CERT_FILE).exists() || key_path.exists() {
-        anyhow::bail!(
+    // Checked before a pass phrase is asked for; an interrupted creation is cleared here.
+    match pki::ca::dir_state(&dir)? {
+        DirState::Empty => {}
+        DirState::KeyOnly => return Err(crate::key_only_error(&dir)),
+        DirState::Complete | DirState::CertificateOnly => anyhow::bail!(
             "a CA already exists in {}; use it as it is, or pass --ca-dir DIR to create another",
             dir.display()
-        );
+        ),
     }
     let what = format!("the new CA key {}", key_path.display());
     let passphrase = secret::for_new_key(&args.protection, &what)?;
@@ -40,13 +44,15 @@ pub fn create(ctx: &Context, args: &CaCreateArgs, out: &mut String) -> Result<()
 
 /// `pki ca show`: needs only the certificate, so an encrypted key is not asked for.
 pub fn show(ctx: &Context, args: &CaShowArgs, out: &mut String) -> Result<()> {
-    let dir = ctx.ca_dir()?;
+    let dir = ctx.checked_ca_dir()?;
     let cert_path = dir.join(pki::ca::CA_CERT_FILE);
-    if !cert_path.exists() {
-        anyhow::bail!(
+    match pki::ca::dir_state(&dir)? {
+        DirState::Empty => anyhow::bail!(
             "there is no CA in {}; create one with `pki ca create`",
             dir.display()
-        );
+        ),
+        DirState::KeyOnly => return Err(crate::key_only_error(&dir)),
+        DirState::Complete | DirState::CertificateOnly => {}
     }
     let inspection = pki::inspect::inspect_file(&cert_path, None)?;
     if args.json {
@@ -90,6 +96,8 @@ pub fn intermediate(ctx: &Context, args: &CaIntermediateArgs, out: &mut String) 
     let params = ca_params(params, &args.name_constraints)?;
     let key_path = args.out.join(pki::ca::CA_KEY_FILE);
     let cert_path = args.out.join(pki::ca::CA_CERT_FILE);
+    // Clears what an interrupted `pki ca intermediate --out` left there.
+    pki::ca::dir_state(&args.out)?;
     for path in [&cert_path, &key_path] {
         if path.exists() {
             anyhow::bail!(

@@ -324,6 +324,15 @@ pub struct InspectArgs {
     /// encrypted key.
     #[arg(long, value_name = "FILE")]
     pub password_file: Option<PathBuf>,
+    /// For https:// addresses: seconds that connecting and the TLS handshake
+    /// may take in all.
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = crate::inspect::DEFAULT_TIMEOUT_SECS,
+        value_parser = clap::value_parser!(u64).range(1..=3600)
+    )]
+    pub timeout: u64,
 }
 
 /// `pki verify`

@@ -2,31 +2,50 @@
 //! sends. Fetching a server's chain is the one place `pki` opens a socket.
 
 use std::fmt::Write as _;
+use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
-use openssl::ssl::{SslConnector, SslMethod, SslVerifyMode};
+use openssl::ssl::{ErrorCode, HandshakeError, SslConnector, SslMethod, SslVerifyMode};
 
 use crate::cli::InspectArgs;
 
-/// How long connecting to and handshaking with a server may take.
-const NETWORK_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long fetching a server's chain may take by default, connecting,
+/// handshaking and reading together: a server that has not sent its
+/// certificates in 10 seconds is stalled or not speaking TLS, and one
+/// dripping a byte at a time must not keep `pki` waiting for hours.
+pub const DEFAULT_TIMEOUT_SECS: u64 = 10;
+
+/// OpenSSL's library code for libssl (`ERR_LIB_SSL`, include/openssl/err.h).
+const ERR_LIB_SSL: i32 = 20;
+/// libssl reason codes (include/openssl/sslerr.h) that mean the other end
+/// answered with something that is not a TLS record: plain HTTP, SSH, SMTP.
+const NOT_TLS_REASONS: [i32; 3] = [
+    156, // SSL_R_HTTP_REQUEST
+    198, // SSL_R_PACKET_LENGTH_TOO_LONG
+    267, // SSL_R_WRONG_VERSION_NUMBER
+];
+/// `SSL_R_UNEXPECTED_EOF_WHILE_READING`: the server closed the connection.
+const UNEXPECTED_EOF: i32 = 294;
 
 /// `pki inspect`
 pub fn run(args: &InspectArgs, out: &mut String) -> Result<()> {
     let password = match &args.password_file {
-        Some(path) => Some(pki::Passphrase::from_file_contents(&pki::fs::read(path)?)),
+        Some(path) => Some(pki::Passphrase::from_file_contents(&pki::fs::read_secret(
+            path,
+        )?)),
         None => None,
     };
+    let timeout = Duration::from_secs(args.timeout);
     for (i, target) in args.targets.iter().enumerate() {
         if i > 0 && !args.json {
             writeln!(out)?;
         }
         let (inspection, header) = match server_address(target)? {
             Some((host, port)) => {
-                let fetched = fetch_chain(&host, port)?;
+                let fetched = fetch_chain(&host, port, timeout)?;
                 let header = format!(
                     "{target}: {} certificate(s) sent over {} ({})",
                     fetched.count, fetched.version, fetched.cipher
@@ -89,9 +108,13 @@ struct Fetched {
 }
 
 /// Connects without verifying (the point is to see what is sent, trusted or
-/// not) and returns the chain the server presented.
-fn fetch_chain(host: &str, port: u16) -> Result<Fetched> {
+/// not) and returns the chain the server presented. Connecting and the
+/// handshake share one deadline, `timeout` from now (name resolution is the
+/// system resolver's and has its own).
+fn fetch_chain(host: &str, port: u16, timeout: Duration) -> Result<Fetched> {
     let address = format!("{host}:{port}");
+    let secs = timeout.as_secs();
+    let deadline = Instant::now() + timeout;
     let addrs: Vec<_> = (host, port)
         .to_socket_addrs()
         .with_context(|| format!("cannot resolve {host}"))?
@@ -99,7 +122,11 @@ fn fetch_chain(host: &str, port: u16) -> Result<Fetched> {
     let mut last_error = None;
     let mut stream = None;
     for addr in &addrs {
-        match TcpStream::connect_timeout(addr, NETWORK_TIMEOUT) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        match TcpStream::connect_timeout(addr, left) {
             Ok(s) => {
                 stream = Some(s);
                 break;
@@ -109,15 +136,22 @@ fn fetch_chain(host: &str, port: u16) -> Result<Fetched> {
     }
     let stream = match (stream, last_error) {
         (Some(s), _) => s,
+        (None, Some(e)) if e.kind() == io::ErrorKind::TimedOut => {
+            bail!(
+                "could not connect to {address} in {secs} seconds; is the host up, and the port open? (--timeout SECS allows longer)"
+            );
+        }
         (None, Some(e)) => {
             return Err(e).with_context(|| {
                 format!("cannot connect to {address}; is a server listening there?")
             });
         }
-        (None, None) => bail!("{host} resolves to no address"),
+        (None, None) if addrs.is_empty() => bail!("{host} resolves to no address"),
+        (None, None) => bail!(
+            "could not connect to {address} in {secs} seconds; is the host up, and the port open? (--timeout SECS allows longer)"
+        ),
     };
-    stream.set_read_timeout(Some(NETWORK_TIMEOUT))?;
-    stream.set_write_timeout(Some(NETWORK_TIMEOUT))?;
+    let stream = DeadlineStream { stream, deadline };
     let mut builder = SslConnector::builder(SslMethod::tls_client())?;
     builder.set_verify(SslVerifyMode::NONE);
     let connector = builder.build();
@@ -127,7 +161,7 @@ fn fetch_chain(host: &str, port: u16) -> Result<Fetched> {
     config.set_use_server_name_indication(!is_ip);
     let ssl = config
         .connect(host, stream)
-        .map_err(|e| anyhow::anyhow!("the TLS handshake with {address} failed: {e}"))?;
+        .map_err(|e| handshake_error(e, &address, secs))?;
     let session = ssl.ssl();
     let chain = session
         .peer_cert_chain()
@@ -144,6 +178,119 @@ fn fetch_chain(host: &str, port: u16) -> Result<Fetched> {
             .current_cipher()
             .map_or_else(|| "no cipher".to_owned(), |c| c.name().to_owned()),
     })
+}
+
+/// A failed handshake in words a person can act on, sorted by the I/O error
+/// kind or OpenSSL's reason code, never by message text.
+fn handshake_error(e: HandshakeError<DeadlineStream>, address: &str, secs: u64) -> anyhow::Error {
+    let mid = match e {
+        HandshakeError::SetupFailure(stack) => {
+            return anyhow::anyhow!("failed to set up TLS to {address}: {stack}");
+        }
+        HandshakeError::Failure(mid) | HandshakeError::WouldBlock(mid) => mid,
+    };
+    let err = mid.error();
+    if let Some(io) = err.io_error() {
+        return match io.kind() {
+            io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => anyhow::anyhow!(
+                "the server at {address} did not finish its TLS handshake in {secs} seconds; \
+                 check that it speaks TLS on that port and is not stalled, or allow longer with --timeout SECS"
+            ),
+            _ => anyhow::anyhow!(
+                "the TLS handshake with {address} failed: the connection broke ({io})"
+            ),
+        };
+    }
+    let reasons: Vec<(i32, i32, String)> = err
+        .ssl_error()
+        .map(|stack| {
+            stack
+                .errors()
+                .iter()
+                .map(|e| {
+                    (
+                        e.library_code(),
+                        e.reason_code(),
+                        e.reason().unwrap_or("unknown reason").to_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let has = |codes: &[i32]| {
+        reasons
+            .iter()
+            .any(|(lib, reason, _)| *lib == ERR_LIB_SSL && codes.contains(reason))
+    };
+    if has(&NOT_TLS_REASONS) {
+        return anyhow::anyhow!(
+            "{address} does not speak TLS: its answer is not a TLS record (plain HTTP answers like this); \
+             use the port the server serves HTTPS on, or http:// for a plain HTTP server"
+        );
+    }
+    if has(&[UNEXPECTED_EOF]) || (reasons.is_empty() && err.code() == ErrorCode::SYSCALL) {
+        return anyhow::anyhow!(
+            "{address} closed the connection during the TLS handshake; it may not speak TLS on that port, \
+             or it refused this client (check its log)"
+        );
+    }
+    if reasons.is_empty() {
+        return anyhow::anyhow!("the TLS handshake with {address} failed: {err}");
+    }
+    let text: Vec<&str> = reasons.iter().map(|(_, _, r)| r.as_str()).collect();
+    anyhow::anyhow!(
+        "the TLS handshake with {address} failed: {}",
+        text.join(", ")
+    )
+}
+
+/// A TCP stream that gives every read and write only the time left until
+/// one deadline, so a server sending a byte now and then cannot stretch the
+/// wait: a per-read timeout alone restarts with each byte.
+#[derive(Debug)]
+struct DeadlineStream {
+    stream: TcpStream,
+    deadline: Instant,
+}
+
+impl DeadlineStream {
+    /// Sets the socket's timeouts to the time left; `TimedOut` if none is.
+    fn arm(&self) -> io::Result<()> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        self.stream.set_read_timeout(Some(left))?;
+        self.stream.set_write_timeout(Some(left))
+    }
+}
+
+/// A socket timeout shows as `WouldBlock`, which OpenSSL would take for a
+/// non-blocking socket's "try again"; it is a timeout here.
+fn timed_out(e: io::Error) -> io::Error {
+    if e.kind() == io::ErrorKind::WouldBlock {
+        io::ErrorKind::TimedOut.into()
+    } else {
+        e
+    }
+}
+
+impl Read for DeadlineStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.arm()?;
+        self.stream.read(buf).map_err(timed_out)
+    }
+}
+
+impl Write for DeadlineStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.arm()?;
+        self.stream.write(buf).map_err(timed_out)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.stream.flush()
+    }
 }
 
 #[cfg(test)]

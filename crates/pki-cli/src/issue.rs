@@ -191,12 +191,20 @@ pub fn display_names(typed: &[String], params: &CertParams) -> Vec<String> {
             // mkcert keeps ASCII input as typed (case included) and converts
             // only internationalised names.
             if typed.is_ascii() {
-                typed.clone()
+                file_name_form(typed)
             } else {
                 parsed.to_string()
             }
         })
         .collect()
+}
+
+/// A typed ASCII name as file names use it: without the root's trailing dot
+/// (`example.test.` names `example.test.pem`, as the certificate holds
+/// `example.test`).
+pub fn file_name_form(typed: &str) -> String {
+    let typed = typed.trim();
+    typed.strip_suffix('.').unwrap_or(typed).to_owned()
 }
 
 /// Refuses a lifetime that cannot work before anything (a CA included) is

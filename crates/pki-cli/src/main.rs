@@ -14,6 +14,7 @@ mod inspect;
 mod issue;
 mod outputs;
 mod overview;
+mod pause;
 mod revocation;
 mod secret;
 mod steps;
@@ -42,6 +43,7 @@ pub enum Outcome {
 }
 
 fn main() -> ExitCode {
+    pause::install_from_env();
     let cli = Cli::parse();
     let mut out = String::new();
     let result = run(cli, &mut out);
@@ -110,6 +112,15 @@ impl Context {
         }
     }
 
+    /// The CA directory, refused if it is a file, a dangling link or shut
+    /// to this user, which would otherwise read as "there is no CA" or
+    /// "File exists".
+    pub fn checked_ca_dir(&self) -> Result<PathBuf> {
+        let dir = self.ca_dir()?;
+        pki::fs::check_dir(&dir)?;
+        Ok(dir)
+    }
+
     /// The path of the CA certificate clients should trust.
     pub fn ca_cert_path(&self) -> Result<PathBuf> {
         Ok(self.ca_dir()?.join(pki::ca::CA_CERT_FILE))
@@ -117,7 +128,7 @@ impl Context {
 
     /// Loads the existing CA, asking for its pass phrase if its key is encrypted.
     pub fn load_ca(&self) -> Result<pki::Ca> {
-        let dir = self.ca_dir()?;
+        let dir = self.checked_ca_dir()?;
         self.with_ca_passphrase(&dir, |p| pki::Ca::load(&dir, p))
             .map_err(|e| no_ca_hint(e, &dir))
     }
@@ -125,10 +136,12 @@ impl Context {
     /// Loads the CA, creating a default one first if there is none (as
     /// mkcert does on first use); says so in `out` when it does.
     pub fn load_or_create_ca(&self, out: &mut String) -> Result<pki::Ca> {
-        let dir = self.ca_dir()?;
-        let (ca, created) = self.with_ca_passphrase(&dir, |p| {
-            pki::Ca::load_or_create(&dir, &pki::CaParams::new(), p)
-        })?;
+        let dir = self.checked_ca_dir()?;
+        let (ca, created) = self
+            .with_ca_passphrase(&dir, |p| {
+                pki::Ca::load_or_create(&dir, &pki::CaParams::new(), p)
+            })
+            .map_err(|e| no_ca_hint(e, &dir))?;
         if created {
             out.push_str(&format!(
                 "Created a new local CA in {} (it is not trusted by anything yet;\n  \
@@ -155,15 +168,33 @@ impl Context {
     }
 }
 
-/// Adds the command that makes a CA to "there is no CA".
+/// Adds the command that makes a CA to "there is no CA", and what to do to
+/// a CA key without its certificate.
 fn no_ca_hint(e: anyhow::Error, dir: &Path) -> anyhow::Error {
-    if let Some(pki::Error::NoCa { .. }) = e.downcast_ref::<pki::Error>() {
-        return anyhow::anyhow!(
+    match e.downcast_ref::<pki::Error>() {
+        Some(pki::Error::NoCa { .. }) => anyhow::anyhow!(
             "there is no CA in {}; create one with `pki ca create` (or `pki cert NAMES`, which makes one on first use), or point --ca-dir at an existing one",
             dir.display()
-        );
+        ),
+        Some(pki::Error::CaIncomplete { missing, .. })
+            if missing.file_name() == Some(std::ffi::OsStr::new(pki::ca::CA_CERT_FILE)) =>
+        {
+            key_only_error(dir)
+        }
+        _ => e,
     }
-    e
+}
+
+/// A CA key without its certificate that no interrupted `pki` run left
+/// ([`pki::ca::DirState::KeyOnly`]): never deleted, so the user decides.
+pub fn key_only_error(dir: &Path) -> anyhow::Error {
+    let cert = dir.join(pki::ca::CA_CERT_FILE);
+    anyhow::anyhow!(
+        "{} is a CA key without its certificate: {} is missing, and no interrupted pki run left it so, so the key is kept; restore {} from a backup, or, if that CA is no longer needed, move it away and run `pki ca create` (or use another --ca-dir)",
+        dir.join(pki::ca::CA_KEY_FILE).display(),
+        cert.display(),
+        cert.display()
+    )
 }
 
 /// The error and its causes on one line, skipping a cause the message

@@ -13,7 +13,7 @@ use crate::{Context, quote};
 
 /// `pki revoke SERIAL|CERT`
 pub fn revoke(ctx: &Context, args: &RevokeArgs, out: &mut String) -> Result<()> {
-    let dir = ctx.ca_dir()?;
+    let dir = ctx.checked_ca_dir()?;
     let ca_path = dir.join(pki::ca::CA_CERT_FILE);
     if !ca_path.exists() {
         bail!(

@@ -22,7 +22,7 @@ pub enum Purpose {
 /// or asks for it on the terminal; `flag` names the option that gives a file.
 pub fn obtain(file: Option<&Path>, what: &str, flag: &str, purpose: Purpose) -> Result<Passphrase> {
     let secret = match file {
-        Some(path) => Passphrase::from_file_contents(&pki::fs::read(path)?),
+        Some(path) => Passphrase::from_file_contents(&pki::fs::read_secret(path)?),
         None => prompt(what, flag, purpose)?,
     };
     if purpose == Purpose::New {

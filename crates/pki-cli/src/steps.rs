@@ -53,6 +53,9 @@ pub fn key_new(args: &KeyNewArgs, out: &mut String) -> Result<()> {
 /// `pki csr new NAMES…`
 pub fn csr_new(args: &CsrNewArgs, out: &mut String) -> Result<()> {
     let mut params = CsrParams::new(&args.names)?;
+    for warning in CertParams::new(&args.names)?.warnings() {
+        crate::warn(&warning.to_string());
+    }
     let shown: Vec<String> = csr_names(&args.names);
     let stem = default_stem(&shown, args.client);
     let csr_path = args
@@ -127,6 +130,7 @@ pub fn sign(ctx: &Context, args: &SignArgs, out: &mut String) -> Result<()> {
     let csr = Csr::read(&args.csr)?;
     // Everything about the request is checked before a CA may be created.
     csr.verify_signature()?;
+    csr.check_key()?;
     if csr.requested_extensions()?.ca == Some(true) {
         return Err(pki::Error::CsrRequestsCa {
             origin: csr.origin().clone(),
@@ -142,6 +146,9 @@ pub fn sign(ctx: &Context, args: &SignArgs, out: &mut String) -> Result<()> {
         params = params.profile(Profile::Client);
     }
     let params = with_validity(params, &args.validity);
+    for warning in params.warnings() {
+        crate::warn(&warning.to_string());
+    }
     let cert_path = match &args.out {
         Some(p) => p.clone(),
         None => {
@@ -191,7 +198,7 @@ fn csr_names(names: &[String]) -> Vec<String> {
         .iter()
         .map(|n| match pki::SubjectAltName::parse(n) {
             Ok(parsed) if !n.is_ascii() => parsed.to_string(),
-            _ => n.clone(),
+            _ => crate::issue::file_name_form(n),
         })
         .collect()
 }

@@ -2,6 +2,21 @@
 //! intermediate, issuing leaves (`openssl x509 -req -CA -CAkey`), and the CA
 //! directory on disk, laid out as mkcert lays it out so an existing mkcert
 //! CAROOT works as is.
+//!
+//! Creating a CA directory spans two files, and mkcert takes `rootCA.pem`
+//! plus `rootCA-key.pem` for the CA, so a process killed between them must
+//! not leave a state no command gets out of. `pki` writes, under the
+//! directory lock: a marker (`.pki-ca-creation`) naming the key it is about
+//! to write by SHA-256, the key, the certificate, then removes the marker.
+//! The next run that finds the marker takes the lock (so a creation still
+//! running is waited for, never undone) and finishes the job: a key the
+//! marker names, without a certificate, was never published (no certificate
+//! was ever signed with it) and is removed; a complete CA just loses the
+//! marker. A key without a certificate and without our marker (a certificate
+//! removed by hand, another tool's files) is never deleted: it is reported
+//! as [`DirState::KeyOnly`] with what to do. The key is written first, not
+//! the certificate, so a crash can never leave a certificate clients may
+//! already trust without the key that goes with it.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -23,7 +38,7 @@ use crate::cert::{
 };
 use crate::csr::{Csr, eku_extension};
 use crate::error::{Error, OpenSslContext, Origin, Result};
-use crate::fs::{self, Overwrite, Secrecy};
+use crate::fs::{self, DirLock, Overwrite, Secrecy};
 use crate::key::{KeyAlgorithm, KeyType, PrivateKey};
 use crate::name::{NameConstraint, SubjectAltName};
 use crate::passphrase::Passphrase;
@@ -32,6 +47,11 @@ use crate::passphrase::Passphrase;
 pub const CA_CERT_FILE: &str = "rootCA.pem";
 /// File name of the CA key in a CA directory (mkcert's name).
 pub const CA_KEY_FILE: &str = "rootCA-key.pem";
+/// File a CA creation writes before the key and removes after the
+/// certificate. While it is there, the key it names (by SHA-256) is the
+/// unfinished work of a `pki` run, never published, which the next run
+/// removes (see the module notes and [`dir_state`]).
+pub const CREATION_MARKER: &str = ".pki-ca-creation";
 
 /// Default lifetime of a root CA: ten years, as mkcert. Roots are trusted by
 /// hand once; replacing them often costs more than it protects.
@@ -142,6 +162,41 @@ pub fn default_dir(env: impl Fn(&str) -> Option<std::ffi::OsString>) -> Option<P
         return Some(data.join("pki"));
     }
     set("HOME").map(|home| home.join(".local/share/pki"))
+}
+
+/// What a CA directory holds (see [`dir_state`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DirState {
+    /// Neither the certificate nor the key: a CA may be created there.
+    Empty,
+    /// Both files (whether they belong together is checked on loading).
+    Complete,
+    /// A certificate without its key: clients may trust it, but it cannot issue.
+    CertificateOnly,
+    /// A key without its certificate that no interrupted `pki` run left: the
+    /// certificate was removed by hand, or another tool is writing one.
+    /// `pki` never deletes such a key; the certificate may be restored, or
+    /// the key moved away to create a new CA.
+    KeyOnly,
+}
+
+/// What the CA directory `dir` holds, once what an interrupted
+/// [`Ca::create_in`] or [`Ca::write_to`] left there is cleared: the key it
+/// wrote, which no certificate was ever signed with, and its marker. A
+/// creation still running in another process is waited for, not undone (it
+/// holds the directory lock). A directory that does not exist is
+/// [`DirState::Empty`]; the directory is only written to when a creation
+/// marker or a key without certificate is found.
+pub fn dir_state(dir: &Path) -> Result<DirState> {
+    // Marker first: if it is absent now and the key alone is there, a
+    // creation may have begun since, so only the lock can tell.
+    let marked = dir.join(CREATION_MARKER).exists();
+    let seen = observed_state(dir);
+    if !marked && seen != DirState::KeyOnly {
+        return Ok(seen);
+    }
+    let _lock = DirLock::acquire(dir)?;
+    settle_locked(dir)
 }
 
 /// `user@host` of the running process, for CA subjects, as mkcert writes it.
@@ -326,14 +381,17 @@ impl Ca {
     /// Creates a new root CA in `dir` as `rootCA.pem` and `rootCA-key.pem`
     /// (the key encrypted if a pass phrase is given). The directory is created
     /// with mode 0700 if missing. An existing CA is never overwritten, even by
-    /// another process creating one at the same moment.
+    /// another process creating one at the same moment ([`Error::CaExists`]);
+    /// a key without certificate that no interrupted `pki` left is
+    /// [`Error::CaIncomplete`]. A process killed halfway leaves nothing the
+    /// next call cannot clear (see the module notes).
     pub fn create_in(
         dir: &Path,
         params: &CaParams,
         passphrase: Option<&Passphrase>,
     ) -> Result<Self> {
-        let (cert_path, key_path) = ca_paths(dir);
-        if cert_path.exists() || key_path.exists() {
+        let (cert_path, _) = ca_paths(dir);
+        if cert_path.exists() {
             return Err(Error::CaExists {
                 dir: dir.to_path_buf(),
             });
@@ -343,44 +401,35 @@ impl Ca {
             p.check_strength()?;
         }
         let ca = Ca::generate(params)?;
-        fs::create_private_dir(dir)?;
-        let exists = |e: Error| match e {
-            Error::AlreadyExists { .. } => Error::CaExists {
-                dir: dir.to_path_buf(),
-            },
-            other => other,
-        };
-        write_key(&ca.key, &key_path, passphrase).map_err(exists)?;
-        if let Err(e) = fs::write_durable(
-            &cert_path,
-            &ca.cert.to_pem()?,
-            Secrecy::Public,
-            Overwrite::Refuse,
-        ) {
-            // Take back the key we just wrote, so no half CA is left behind.
-            let _ = std::fs::remove_file(&key_path);
-            return Err(exists(e));
-        }
+        ca.write_new(dir, passphrase)?;
         Ok(ca)
     }
 
-    /// Loads the CA of `dir` (mkcert's layout). A missing certificate means
-    /// there is no CA ([`Error::NoCa`]); a missing key, an incomplete one.
+    /// Loads the CA of `dir` (mkcert's layout), first clearing what an
+    /// interrupted creation left ([`dir_state`]). A missing certificate
+    /// means there is no CA ([`Error::NoCa`]); a key without its
+    /// certificate, or a certificate without its key, an incomplete one
+    /// ([`Error::CaIncomplete`], naming the missing file).
     pub fn load(dir: &Path, passphrase: Option<&Passphrase>) -> Result<Self> {
+        // A file, a dangling link or a directory shut to this user is said
+        // as such, not as "there is no CA".
+        fs::check_dir(dir)?;
         let (cert_path, key_path) = ca_paths(dir);
-        if !cert_path.exists() {
-            return Err(Error::NoCa {
-                dir: dir.to_path_buf(),
-                cert: cert_path,
-            });
-        }
-        if !key_path.exists() {
-            return Err(Error::CaIncomplete {
-                dir: dir.to_path_buf(),
-                missing: key_path,
-            });
-        }
-        Self::load_files(&cert_path, &key_path, passphrase)
+        let missing = match dir_state(dir)? {
+            DirState::Complete => return Self::load_files(&cert_path, &key_path, passphrase),
+            DirState::Empty => {
+                return Err(Error::NoCa {
+                    dir: dir.to_path_buf(),
+                    cert: cert_path,
+                });
+            }
+            DirState::KeyOnly => cert_path,
+            DirState::CertificateOnly => key_path,
+        };
+        Err(Error::CaIncomplete {
+            dir: dir.to_path_buf(),
+            missing,
+        })
     }
 
     /// Loads the CA of `dir`, or creates one there with `params` if there is
@@ -401,8 +450,10 @@ impl Ca {
             Err(Error::CaExists { .. }) => {}
             Err(e) => return Err(e),
         }
-        // Another process won: its key is on disk, its certificate follows
-        // within milliseconds. Wait up to five seconds for the pair.
+        // Another process won. A `pki` one held the directory lock until its
+        // CA was complete; mkcert (or an older `pki`) writes without it: its
+        // certificate follows its key within milliseconds. Wait up to five
+        // seconds for the pair.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
         loop {
             match Self::load(dir, passphrase) {
@@ -435,16 +486,71 @@ impl Ca {
         )
     }
 
-    /// Writes this CA into `dir` in mkcert's layout, never overwriting.
+    /// Writes this CA into `dir` in mkcert's layout (its chain after its
+    /// certificate), as [`Ca::create_in`] writes a new one: never
+    /// overwriting ([`Error::CaExists`]), and with nothing left that the next
+    /// call cannot clear if the process is killed halfway.
     pub fn write_to(&self, dir: &Path, passphrase: Option<&Passphrase>) -> Result<()> {
+        self.write_new(dir, passphrase)
+    }
+
+    /// Writes key and certificate into `dir`, which must hold no CA: under
+    /// the directory lock, between a marker naming the key and the marker's
+    /// removal (see the module notes).
+    fn write_new(&self, dir: &Path, passphrase: Option<&Passphrase>) -> Result<()> {
+        let key_pem = match passphrase {
+            Some(p) => self.key.to_pem_encrypted(p)?,
+            None => self.key.to_pem()?,
+        };
+        let mut cert_pem = self.cert.to_pem()?;
+        for c in &self.chain {
+            cert_pem.extend(c.to_pem()?);
+        }
         fs::create_private_dir(dir)?;
         let (cert_path, key_path) = ca_paths(dir);
-        write_key(&self.key, &key_path, passphrase)?;
-        let mut pem = self.cert.to_pem()?;
-        for c in &self.chain {
-            pem.extend(c.to_pem()?);
+        let _lock = DirLock::acquire(dir)?;
+        match settle_locked(dir)? {
+            DirState::Empty => {}
+            DirState::KeyOnly => {
+                return Err(Error::CaIncomplete {
+                    dir: dir.to_path_buf(),
+                    missing: cert_path,
+                });
+            }
+            DirState::Complete | DirState::CertificateOnly => {
+                return Err(Error::CaExists {
+                    dir: dir.to_path_buf(),
+                });
+            }
         }
-        fs::write_durable(&cert_path, &pem, Secrecy::Public, Overwrite::Refuse)
+        let marker = dir.join(CREATION_MARKER);
+        fs::write_durable(
+            &marker,
+            &marker_text(&key_pem),
+            Secrecy::Public,
+            Overwrite::Replace,
+        )?;
+        fs::pause_point("ca-creation-marked");
+        let written = fs::write_durable(&key_path, &key_pem, Secrecy::Private, Overwrite::Refuse)
+            .and_then(|()| {
+                fs::pause_point("ca-key-written");
+                fs::write_durable(&cert_path, &cert_pem, Secrecy::Public, Overwrite::Refuse)
+            });
+        if let Err(e) = written {
+            // Take back our key (only ours: the marker names it), so no half
+            // CA is left behind.
+            let _ = settle_locked(dir);
+            return Err(match e {
+                Error::AlreadyExists { .. } => Error::CaExists {
+                    dir: dir.to_path_buf(),
+                },
+                other => other,
+            });
+        }
+        fs::pause_point("ca-cert-written");
+        // The CA is complete; should the marker stay, the next run removes it.
+        let _ = fs::remove(&marker);
+        Ok(())
     }
 
     /// The CA's own certificate.
@@ -500,11 +606,13 @@ impl Ca {
     }
 
     /// Signs a CSR; replaces `openssl x509 -req -in r.csr -CA ca.pem -CAkey
-    /// ca-key.pem`. The CSR's signature must verify and it must not ask for
-    /// CA:TRUE. What the certificate says comes from `params` (start from
+    /// ca-key.pem`. The CSR's signature must verify, it must not ask for
+    /// CA:TRUE, and its key must be one clients accept ([`Csr::check_key`]).
+    /// What the certificate says comes from `params` (start from
     /// [`CertParams::from_csr`] to take the CSR's names and profile).
     pub fn sign_csr(&self, csr: &Csr, params: &CertParams) -> Result<Certificate> {
         csr.verify_signature()?;
+        csr.check_key()?;
         if csr.requested_extensions()?.ca == Some(true) {
             return Err(Error::CsrRequestsCa {
                 origin: csr.origin().clone(),
@@ -607,6 +715,12 @@ impl Ca {
     ) -> Result<(SystemTime, SystemTime)> {
         let issuer_end = self.cert.not_after();
         let not_before = not_before.unwrap_or_else(default_not_before);
+        if issuer_end <= not_before && issuer_end <= SystemTime::now() {
+            return Err(Error::CaExpired {
+                subject: self.cert.subject(),
+                expired: issuer_end,
+            });
+        }
         let not_after = match not_after {
             Some(t) if t > issuer_end => {
                 return Err(Error::Validity {
@@ -680,17 +794,67 @@ impl fmt::Debug for Ca {
     }
 }
 
-/// A CA key, encrypted if a pass phrase is given, synced to disk.
-fn write_key(key: &PrivateKey, path: &Path, passphrase: Option<&Passphrase>) -> Result<()> {
-    let pem = match passphrase {
-        Some(p) => key.to_pem_encrypted(p)?,
-        None => key.to_pem()?,
-    };
-    fs::write_durable(path, &pem, Secrecy::Private, Overwrite::Refuse)
-}
-
 fn ca_paths(dir: &Path) -> (PathBuf, PathBuf) {
     (dir.join(CA_CERT_FILE), dir.join(CA_KEY_FILE))
+}
+
+/// The state the two files show, with no regard to a creation marker.
+fn observed_state(dir: &Path) -> DirState {
+    let (cert_path, key_path) = ca_paths(dir);
+    match (cert_path.exists(), key_path.exists()) {
+        (false, false) => DirState::Empty,
+        (true, true) => DirState::Complete,
+        (true, false) => DirState::CertificateOnly,
+        (false, true) => DirState::KeyOnly,
+    }
+}
+
+/// Finishes what an interrupted creation left, with the directory lock held
+/// (so no creation is running): the key the marker names goes if no
+/// certificate came after it, then the marker. A key the marker does not
+/// name (replaced since) is kept, as is every other file.
+fn settle_locked(dir: &Path) -> Result<DirState> {
+    let marker = dir.join(CREATION_MARKER);
+    if marker.exists() {
+        let (cert_path, key_path) = ca_paths(dir);
+        if !cert_path.exists() && key_path.exists() {
+            let named = marker_digest(&fs::read(&marker)?);
+            let key = sha256_hex(&fs::read(&key_path)?);
+            if named.as_deref() == Some(key.as_str()) {
+                fs::remove(&key_path)?;
+            }
+        }
+        fs::remove(&marker)?;
+    }
+    Ok(observed_state(dir))
+}
+
+/// The marker's text: a note for a person who finds it, and the SHA-256 of
+/// the key file about to be written.
+fn marker_text(key_pem: &[u8]) -> Vec<u8> {
+    format!(
+        "pki is creating a CA in this directory. If this file stays, that run was\n\
+         interrupted: the next pki command here removes {CA_KEY_FILE} if it has the\n\
+         SHA-256 below and {CA_CERT_FILE} is missing (no certificate was signed with\n\
+         that key), then this file.\n\
+         sha256 {}\n",
+        sha256_hex(key_pem)
+    )
+    .into_bytes()
+}
+
+fn marker_digest(text: &[u8]) -> Option<String> {
+    String::from_utf8_lossy(text)
+        .lines()
+        .find_map(|l| l.strip_prefix("sha256 "))
+        .map(|d| d.trim().to_owned())
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    openssl::sha::sha256(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn check_order(not_before: SystemTime, not_after: SystemTime) -> Result<()> {
@@ -1040,6 +1204,99 @@ mod tests {
             .not_after(past + Duration::from_secs(86_400));
         let leaf = ca.issue(&params)?.certificate;
         assert!(leaf.not_after() < SystemTime::now());
+        Ok(())
+    }
+
+    fn temp_dir() -> Result<tempfile::TempDir> {
+        tempfile::tempdir().map_err(|e| Error::Io {
+            action: crate::error::FileAction::CreateDir,
+            path: PathBuf::from("tmp"),
+            source: e,
+        })
+    }
+
+    /// Leaves `dir` as a creation killed after its key: marker naming
+    /// `named`, `key` as the key file, no certificate.
+    fn killed_creation(dir: &Path, named: &[u8], key: &[u8]) -> Result<()> {
+        let marker = dir.join(CREATION_MARKER);
+        fs::write_durable(
+            &marker,
+            &marker_text(named),
+            Secrecy::Public,
+            Overwrite::Refuse,
+        )?;
+        fs::write_durable(
+            &dir.join(CA_KEY_FILE),
+            key,
+            Secrecy::Private,
+            Overwrite::Refuse,
+        )
+    }
+
+    #[test]
+    fn a_creation_killed_after_its_key_is_cleared_and_a_ca_made() -> Result<()> {
+        let dir = temp_dir()?;
+        let key = Ca::generate(&CaParams::new())?.key.to_pem()?;
+        killed_creation(dir.path(), &key, &key)?;
+        assert!(matches!(
+            Ca::load(dir.path(), None),
+            Err(Error::NoCa { .. })
+        ));
+        assert!(!dir.path().join(CA_KEY_FILE).exists());
+        assert!(!dir.path().join(CREATION_MARKER).exists());
+        killed_creation(dir.path(), &key, &key)?;
+        let created = Ca::create_in(dir.path(), &CaParams::new(), None)?;
+        let loaded = Ca::load(dir.path(), None)?;
+        assert_eq!(loaded.certificate(), created.certificate());
+        assert_eq!(dir_state(dir.path())?, DirState::Complete);
+        assert!(!dir.path().join(CREATION_MARKER).exists());
+        Ok(())
+    }
+
+    #[test]
+    fn a_key_the_marker_does_not_name_is_kept() -> Result<()> {
+        let dir = temp_dir()?;
+        let ours = Ca::generate(&CaParams::new())?.key.to_pem()?;
+        let theirs = Ca::generate(&CaParams::new())?.key.to_pem()?;
+        killed_creation(dir.path(), &ours, &theirs)?;
+        assert_eq!(dir_state(dir.path())?, DirState::KeyOnly);
+        assert_eq!(fs::read(&dir.path().join(CA_KEY_FILE))?, theirs);
+        assert!(!dir.path().join(CREATION_MARKER).exists());
+        // And with no marker at all, as when a certificate was removed by hand.
+        for _ in 0..2 {
+            match Ca::create_in(dir.path(), &CaParams::new(), None) {
+                Err(Error::CaIncomplete { missing, .. }) => {
+                    assert_eq!(missing, dir.path().join(CA_CERT_FILE));
+                }
+                other => panic!("expected CaIncomplete, got {other:?}"),
+            }
+            match Ca::load(dir.path(), None) {
+                Err(Error::CaIncomplete { missing, .. }) => {
+                    assert_eq!(missing, dir.path().join(CA_CERT_FILE));
+                }
+                other => panic!("expected CaIncomplete, got {other:?}"),
+            }
+        }
+        assert_eq!(fs::read(&dir.path().join(CA_KEY_FILE))?, theirs);
+        Ok(())
+    }
+
+    #[test]
+    fn a_complete_ca_with_a_leftover_marker_loses_only_the_marker() -> Result<()> {
+        let dir = temp_dir()?;
+        let created = Ca::create_in(dir.path(), &CaParams::new(), None)?;
+        let key = fs::read(&dir.path().join(CA_KEY_FILE))?;
+        let marker = dir.path().join(CREATION_MARKER);
+        fs::write_durable(
+            &marker,
+            &marker_text(&key),
+            Secrecy::Public,
+            Overwrite::Refuse,
+        )?;
+        let loaded = Ca::load(dir.path(), None)?;
+        assert_eq!(loaded.certificate(), created.certificate());
+        assert!(!marker.exists());
+        assert_eq!(fs::read(&dir.path().join(CA_KEY_FILE))?, key);
         Ok(())
     }
 }

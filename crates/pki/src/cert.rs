@@ -28,6 +28,18 @@ pub const DEFAULT_LEAF_DAYS: u32 = 825;
 /// see a brand-new certificate as not yet valid.
 pub const BACKDATE: Duration = Duration::from_secs(5 * 60);
 
+/// The latest end of validity `pki` writes, in seconds since 1970:
+/// 9999-12-31 23:59:59 UTC. X.509 dates after 2049 are GeneralizedTime with a
+/// four-digit year (RFC 5280 §4.1.2.5, which names this very second for "no
+/// well-defined expiration date"); OpenSSL encodes a later one as garbage
+/// that reads back as 1970 and makes the certificate or CRL unusable.
+pub const LATEST_NOT_AFTER_UNIX: u64 = 253_402_300_799;
+
+/// [`LATEST_NOT_AFTER_UNIX`] as a time.
+pub fn latest_not_after() -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(LATEST_NOT_AFTER_UNIX)
+}
+
 /// What a leaf certificate may be used for: its extendedKeyUsage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Profile {
@@ -342,19 +354,24 @@ impl Certificate {
     /// Whether the certificate may act as a CA: basicConstraints CA:TRUE,
     /// and keyCertSign if it has a keyUsage at all.
     pub fn is_ca(&self) -> bool {
-        let ca_true = self
-            .parsed(|c| {
-                c.basic_constraints()
-                    .ok()
-                    .flatten()
-                    .is_some_and(|bc| bc.value.ca)
-            })
-            .unwrap_or(false);
         let may_sign = self
             .x509
             .key_usage()
             .is_none_or(|ku| ku.contains(openssl::x509::X509KeyUsage::KEY_CERT_SIGN));
-        ca_true && may_sign
+        self.claims_ca() && may_sign
+    }
+
+    /// Whether basicConstraints says `CA:TRUE`, whatever keyUsage says: what
+    /// browsers refuse as an end entity (server or client certificate), even
+    /// where [`Certificate::is_ca`] finds it cannot sign certificates.
+    pub fn claims_ca(&self) -> bool {
+        self.parsed(|c| {
+            c.basic_constraints()
+                .ok()
+                .flatten()
+                .is_some_and(|bc| bc.value.ca)
+        })
+        .unwrap_or(false)
     }
 
     /// Whether subject and issuer are the same name (a root or a self-signed leaf).
@@ -443,7 +460,9 @@ fn parse_all(bytes: &[u8], origin: &Origin) -> Result<Vec<Certificate>> {
         .collect()
 }
 
-/// Converts a `SystemTime` to ASN.1, refusing times before 1970.
+/// Converts a `SystemTime` to ASN.1, refusing times before 1970 and after
+/// [`LATEST_NOT_AFTER_UNIX`]. Every validity time of a certificate or CRL
+/// passes through here, so no caller can write one X.509 cannot carry.
 pub(crate) fn to_asn1(time: SystemTime) -> Result<Asn1Time> {
     let secs = time
         .duration_since(UNIX_EPOCH)
@@ -451,6 +470,9 @@ pub(crate) fn to_asn1(time: SystemTime) -> Result<Asn1Time> {
             reason: "times before 1970 cannot be used".to_owned(),
         })?
         .as_secs();
+    if secs > LATEST_NOT_AFTER_UNIX {
+        return Err(Error::PastLatestTime { end: time });
+    }
     let secs = i64::try_from(secs).map_err(|_| Error::Validity {
         reason: "the time is too far in the future".to_owned(),
     })?;
@@ -516,6 +538,17 @@ mod tests {
         assert_eq!(format_time(t), "2025-06-11 14:03:00 UTC");
         let leap = UNIX_EPOCH + Duration::from_secs(951_782_400);
         assert_eq!(format_time(leap), "2000-02-29 00:00:00 UTC");
+    }
+
+    #[test]
+    fn times_past_9999_are_refused() -> Result<()> {
+        let last = latest_not_after();
+        assert_eq!(format_time(last), "9999-12-31 23:59:59 UTC");
+        let asn1 = to_asn1(last)?;
+        assert_eq!(to_system_time(&asn1), last);
+        let err = to_asn1(last + Duration::from_secs(1)).map(|t| t.to_string());
+        assert!(matches!(err, Err(Error::PastLatestTime { .. })), "{err:?}");
+        Ok(())
     }
 
     #[test]

@@ -4,8 +4,6 @@
 //! whose key leaked or who left.
 
 use std::fmt;
-use std::fs::OpenOptions;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -16,21 +14,21 @@ use openssl::x509::{CrlStatus, X509Crl, X509CrlBuilder, X509Revoked};
 
 use crate::ca::Ca;
 use crate::cert::{Certificate, to_asn1, to_system_time};
-use crate::error::{Error, FileAction, OpenSslContext, Origin, Result};
-use crate::fs::{self, Overwrite, Secrecy};
+use crate::error::{Error, OpenSslContext, Origin, Result};
+use crate::fs::{self, DirLock, Overwrite, Secrecy};
 use crate::pem;
 
 /// File in the CA directory listing revoked serials: one line each,
 /// `SERIAL<TAB>UNIX-SECONDS<TAB>REASON`.
 pub const REVOKED_FILE: &str = "revoked.txt";
-/// File in the CA directory holding the number of the last CRL written.
+/// File in the CA directory holding the number of the last CRL signed. It
+/// is written (and synced) before the CRL files, so a number is spent before
+/// anyone can see a CRL carrying it.
 pub const CRL_NUMBER_FILE: &str = "crlnumber";
 /// The CRL, PEM.
 pub const CRL_PEM_FILE: &str = "crl.pem";
 /// The CRL, DER.
 pub const CRL_DER_FILE: &str = "crl.der";
-/// Lock file serialising changes to the revocation files.
-const LOCK_FILE: &str = ".pki.lock";
 
 /// How long a CRL is valid by default: 30 days. A development CA has no
 /// scheduler re-signing CRLs, so a week (the public-CA habit) would leave
@@ -182,6 +180,14 @@ impl Crl {
         self.crl.next_update().map(to_system_time)
     }
 
+    /// The cRLNumber (`openssl crl -crlnumber`); `None` if the CRL has none,
+    /// or one too large for a `u64`.
+    pub fn number(&self) -> Option<u64> {
+        let (_, number) = self.crl.extension::<CrlNumber>().ok().flatten()?;
+        let decimal = number.to_bn().ok()?.to_dec_str().ok()?;
+        decimal.parse().ok()
+    }
+
     /// Whether `cert`'s serial is listed.
     pub fn is_revoked(&self, cert: &Certificate) -> bool {
         !matches!(self.crl.get_by_cert(cert.as_x509()), CrlStatus::NotRevoked)
@@ -227,8 +233,14 @@ fn parse(bytes: &[u8], origin: &Origin) -> Result<Crl> {
         .map_err(|e| malformed(crate::error::openssl_reason(&e)))
 }
 
+/// Longest serial number, in octets: RFC 5280 §4.1.2.2 forbids CAs longer
+/// ones and asks users to handle up to 20, so a longer one names no
+/// certificate (and would only bloat `revoked.txt` and the CRL).
+pub const MAX_SERIAL_OCTETS: usize = 20;
+
 /// Normalises a serial typed by a user (`0A:1B…`, `0x0a1b`, `a1b`) to
 /// uppercase hex in whole bytes, as `openssl x509 -serial` prints it.
+/// Serials over [`MAX_SERIAL_OCTETS`] are refused ([`Error::SerialTooLong`]).
 pub fn parse_serial(input: &str) -> Result<String> {
     let cleaned: String = input
         .trim()
@@ -247,6 +259,14 @@ pub fn parse_serial(input: &str) -> Result<String> {
     if bn.num_bits() == 0 {
         return Err(bad());
     }
+    let octets = usize::try_from(bn.num_bytes()).unwrap_or(usize::MAX);
+    if octets > MAX_SERIAL_OCTETS {
+        let shown: String = cleaned.chars().take(16).collect();
+        return Err(Error::SerialTooLong {
+            shown: format!("{shown}…"),
+            octets,
+        });
+    }
     bn.to_hex_str().map(|s| s.to_string()).map_err(|_| bad())
 }
 
@@ -259,7 +279,7 @@ pub fn revoke(
     at: SystemTime,
 ) -> Result<Revocation> {
     let serial = parse_serial(serial)?;
-    let _lock = lock(dir)?;
+    let _lock = DirLock::acquire(dir)?;
     let mut list = revoked(dir)?;
     if let Some(existing) = list.iter().find(|r| r.serial == serial) {
         return Ok(existing.clone());
@@ -326,34 +346,51 @@ pub fn revoked(dir: &Path) -> Result<Vec<Revocation>> {
         .collect()
 }
 
-/// Holds an exclusive lock on the CA directory's lock file while alive.
-fn lock(dir: &Path) -> Result<std::fs::File> {
-    let path = dir.join(LOCK_FILE);
-    let io = |action, source| Error::Io {
-        action,
-        path: path.clone(),
-        source,
-    };
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| io(FileAction::Write, e))?;
-    file.lock().map_err(|e| io(FileAction::Write, e))?;
-    Ok(file)
+/// The number in `crlnumber` (0 if the file is absent).
+fn recorded_number(path: &Path) -> Result<u64> {
+    if !path.exists() {
+        return Ok(0);
+    }
+    String::from_utf8_lossy(&fs::read(path)?)
+        .trim()
+        .parse()
+        .map_err(|_| Error::Malformed {
+            origin: Origin::File(path.to_path_buf()),
+            expected: "CRL number",
+            reason: "it is not a decimal number; put the number of the last CRL in it, or remove it (the next number then follows the CRL files)".to_owned(),
+        })
+}
+
+/// The number of the CRL published in `path` (0 if absent). One that cannot
+/// be read was never accepted by anyone, so its number cannot repeat a
+/// published one; it is overwritten.
+fn published_number(path: &Path) -> u64 {
+    if !path.exists() {
+        return 0;
+    }
+    Crl::read(path).ok().and_then(|c| c.number()).unwrap_or(0)
 }
 
 impl Ca {
     /// Signs a CRL listing `revoked`, numbered `number`, valid from now
-    /// for `valid_for`; replaces `openssl ca -gencrl -crldays N`.
+    /// for `valid_for`; replaces `openssl ca -gencrl -crldays N`. A zero
+    /// `valid_for` is refused (the CRL would be out of date when written), and
+    /// so is an end past 9999 ([`Error::PastLatestTime`]).
     pub fn crl(&self, revoked: &[Revocation], number: u64, valid_for: Duration) -> Result<Crl> {
+        if valid_for.is_zero() {
+            return Err(Error::Validity {
+                reason: "a CRL valid for 0 days is out of date as soon as it is written, and servers checking it refuse every client; give at least 1 day".to_owned(),
+            });
+        }
+        let now = SystemTime::now();
+        let end = now.checked_add(valid_for).ok_or_else(|| Error::Validity {
+            reason: "the CRL would end past the year 9999, the latest date a CRL can carry; give fewer days".to_owned(),
+        })?;
+        let (this, next) = (to_asn1(now)?, to_asn1(end)?);
         let mut builder = X509CrlBuilder::new().context("start a CRL")?;
         builder
             .set_issuer_name(self.certificate().as_x509().subject_name())
             .context("set the CRL issuer")?;
-        let now = SystemTime::now();
-        let (this, next) = (to_asn1(now)?, to_asn1(now + valid_for)?);
         builder.set_last_update(&this).context("set thisUpdate")?;
         builder.set_next_update(&next).context("set nextUpdate")?;
         for r in revoked {
@@ -391,39 +428,38 @@ impl Ca {
     /// Signs a new CRL from the CA directory's revocations, with the next
     /// CRL number, and writes `crl.pem` and `crl.der` there. Returns the CRL
     /// and the path of the PEM file.
+    ///
+    /// CRL numbers never repeat, even after a crash: the next number follows
+    /// the highest of `crlnumber`, `crl.pem` and `crl.der` (a run killed
+    /// between the files may have published a number `crlnumber` never
+    /// heard of), and `crlnumber` is written and synced before the CRL files,
+    /// so a run killed later at worst skips a number.
     pub fn write_crl(&self, dir: &Path, valid_for: Duration) -> Result<(Crl, PathBuf)> {
-        let _lock = lock(dir)?;
+        let _lock = DirLock::acquire(dir)?;
         let number_path = dir.join(CRL_NUMBER_FILE);
-        let last: u64 = if number_path.exists() {
-            String::from_utf8_lossy(&fs::read(&number_path)?)
-                .trim()
-                .parse()
-                .map_err(|_| Error::Malformed {
-                    origin: Origin::File(number_path.clone()),
-                    expected: "CRL number",
-                    reason: "it is not a decimal number".to_owned(),
-                })?
-        } else {
-            0
-        };
-        let number = last + 1;
-        let crl = self.crl(&revoked(dir)?, number, valid_for)?;
         let pem_path = dir.join(CRL_PEM_FILE);
-        fs::write_atomic(
-            &pem_path,
-            &crl.to_pem()?,
+        let der_path = dir.join(CRL_DER_FILE);
+        let last = recorded_number(&number_path)?
+            .max(published_number(&pem_path))
+            .max(published_number(&der_path));
+        let number = last.checked_add(1).ok_or_else(|| Error::Malformed {
+            origin: Origin::File(number_path.clone()),
+            expected: "CRL number",
+            reason: "the last CRL number is the largest pki can count to; start a new CA"
+                .to_owned(),
+        })?;
+        let crl = self.crl(&revoked(dir)?, number, valid_for)?;
+        let (pem, der) = (crl.to_pem()?, crl.to_der()?);
+        fs::write_durable(
+            &number_path,
+            format!("{number}\n").as_bytes(),
             Secrecy::Public,
             Overwrite::Replace,
         )?;
-        fs::write_atomic(
-            &dir.join(CRL_DER_FILE),
-            &crl.to_der()?,
-            Secrecy::Public,
-            Overwrite::Replace,
-        )?;
-        let mut text = Vec::new();
-        let _ = writeln!(text, "{number}");
-        fs::write_atomic(&number_path, &text, Secrecy::Public, Overwrite::Replace)?;
+        fs::pause_point("crl-number-written");
+        fs::write_atomic(&pem_path, &pem, Secrecy::Public, Overwrite::Replace)?;
+        fs::pause_point("crl-pem-written");
+        fs::write_atomic(&der_path, &der, Secrecy::Public, Overwrite::Replace)?;
         Ok((crl, pem_path))
     }
 }
@@ -431,6 +467,7 @@ impl Ca {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::FileAction;
     use crate::{CaParams, CertParams, Profile};
 
     #[test]
@@ -475,6 +512,53 @@ mod tests {
         };
         assert_eq!(number(&second).as_deref(), Some("2"));
         assert!(Crl::read(&dir.path().join(CRL_DER_FILE))?.is_revoked(&alice));
+        Ok(())
+    }
+
+    #[test]
+    fn crl_numbers_follow_the_highest_published_even_past_crlnumber() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| Error::Io {
+            action: FileAction::CreateDir,
+            path: PathBuf::from("tmp"),
+            source: e,
+        })?;
+        let ca = Ca::create_in(dir.path(), &CaParams::new(), None)?;
+        let week = Duration::from_secs(7 * 86_400);
+        let (first, _) = ca.write_crl(dir.path(), week)?;
+        assert_eq!(first.number(), Some(1));
+        // As a run killed between the files leaves it: crl.pem published
+        // number 5 while crlnumber still says 1.
+        let ahead = ca.crl(&[], 5, week)?;
+        fs::write_atomic(
+            &dir.path().join(CRL_PEM_FILE),
+            &ahead.to_pem()?,
+            Secrecy::Public,
+            Overwrite::Replace,
+        )?;
+        let (next, _) = ca.write_crl(dir.path(), week)?;
+        assert_eq!(next.number(), Some(6));
+        assert_eq!(fs::read(&dir.path().join(CRL_NUMBER_FILE))?, b"6\n");
+        assert_eq!(Crl::read(&dir.path().join(CRL_DER_FILE))?.number(), Some(6));
+        // A CRL file nobody can read is no published number.
+        fs::write_atomic(
+            &dir.path().join(CRL_DER_FILE),
+            b"not a CRL",
+            Secrecy::Public,
+            Overwrite::Replace,
+        )?;
+        assert_eq!(ca.write_crl(dir.path(), week)?.0.number(), Some(7));
+        Ok(())
+    }
+
+    #[test]
+    fn serials_over_20_octets_are_refused() -> Result<()> {
+        assert_eq!(parse_serial(&"7F".repeat(20))?, "7F".repeat(20));
+        assert_eq!(parse_serial(&format!("00{}", "FF".repeat(20)))?.len(), 40);
+        let err = parse_serial(&"ab".repeat(21));
+        assert!(
+            matches!(err, Err(Error::SerialTooLong { octets: 21, .. })),
+            "{err:?}"
+        );
         Ok(())
     }
 

@@ -171,6 +171,16 @@ impl Csr {
         }
     }
 
+    /// Refuses a CSR whose key clients would refuse (RSA under 2048 bits,
+    /// ECDSA on a curve other than P-256 or P-384, DSA, …) with
+    /// [`Error::WeakKey`], which names the CSR and the key.
+    pub fn check_key(&self) -> Result<()> {
+        let key = self.req.public_key().map_err(|_| Error::CsrSignature {
+            origin: self.origin.clone(),
+        })?;
+        crate::key::check_public_key(&key, &self.origin)
+    }
+
     /// The subject, as [`crate::Certificate::subject`] prints it.
     pub fn subject(&self) -> String {
         one_line(self.req.subject_name())

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use openssl::error::ErrorStack;
 
@@ -44,6 +45,10 @@ pub enum FileAction {
     CreateDir,
     /// Setting its permissions.
     SetPermissions,
+    /// Removing it.
+    Remove,
+    /// Locking it (the CA directory's lock file).
+    Lock,
 }
 
 impl fmt::Display for FileAction {
@@ -53,6 +58,8 @@ impl fmt::Display for FileAction {
             FileAction::Write => "write",
             FileAction::CreateDir => "create directory",
             FileAction::SetPermissions => "set permissions on",
+            FileAction::Remove => "remove",
+            FileAction::Lock => "lock",
         })
     }
 }
@@ -228,6 +235,97 @@ pub enum Error {
         input: String,
     },
 
+    /// A serial number longer than RFC 5280 allows, so no certificate has it.
+    #[error(
+        "the serial number {shown} is {octets} octets long; RFC 5280 §4.1.2.2 allows at most 20 (40 hex digits), so no certificate carries it: check what was copied"
+    )]
+    SerialTooLong {
+        /// The start of what was typed, shortened for the message.
+        shown: String,
+        /// Its length in octets.
+        octets: usize,
+    },
+
+    /// A validity end past what X.509 dates can express.
+    #[error(
+        "the validity would end on {}, after {}, the latest date a certificate or CRL can carry (RFC 5280 §4.1.2.5); choose fewer days or an earlier end",
+        crate::cert::format_time(*end),
+        crate::cert::format_time(crate::cert::latest_not_after())
+    )]
+    PastLatestTime {
+        /// The end asked for.
+        end: SystemTime,
+    },
+
+    /// The issuing CA's own validity is over.
+    #[error(
+        "the CA '{subject}' expired on {}; it can issue nothing more: create a new CA (`pki ca create` in another directory, or after moving this one away) and trust it in place of the old one",
+        crate::cert::format_time(*expired)
+    )]
+    CaExpired {
+        /// The CA's subject.
+        subject: String,
+        /// Its notAfter.
+        expired: SystemTime,
+    },
+
+    /// A key that clients refuse, or that pki does not issue for.
+    #[error(
+        "{origin} holds {key}, which {reason}; make a new key with `pki key new FILE` (P-256 by default; --key-type rsa2048 or larger for RSA) and a new CSR with `pki csr new --key FILE NAMES`"
+    )]
+    WeakKey {
+        /// The CSR (or certificate) carrying the key.
+        origin: Origin,
+        /// What the key is (`an RSA 1024-bit key`).
+        key: String,
+        /// Why it is refused.
+        reason: &'static str,
+    },
+
+    /// Something other than a regular file where a file was to be read.
+    #[error(
+        "{} is {kind}, not a regular file; pki reads certificates, keys, CSRs and CRLs from regular files only", path.display()
+    )]
+    NotAFile {
+        /// The path given.
+        path: PathBuf,
+        /// What it is (`a directory`, `a named pipe (FIFO)`, …).
+        kind: &'static str,
+    },
+
+    /// A file far larger than anything pki reads could be.
+    #[error(
+        "{} is larger than {}; no {what} is that large: check the file name", path.display(), crate::fs::size_text(*limit)
+    )]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The limit, in bytes.
+        limit: u64,
+        /// What the file was to be (`certificate, key, CSR or CRL`).
+        what: &'static str,
+    },
+
+    /// A directory was needed and the path is something else.
+    #[error("{} is {what}; {advice}", path.display())]
+    NotADirectory {
+        /// The path.
+        path: PathBuf,
+        /// What it is (`a file, not a directory`, `a symbolic link to /x, which does not exist`).
+        what: String,
+        /// What to do.
+        advice: &'static str,
+    },
+
+    /// A directory whose contents this user may not see.
+    #[error(
+        "permission denied: cannot look into the directory {}; run pki as the user who owns it, or fix its permissions (ls -ld {})", dir.display(), dir.display()
+    )]
+    DirUnreadable {
+        /// The directory.
+        dir: PathBuf,
+    },
+
     /// A password cannot be used.
     #[error("the password cannot be used: {reason}")]
     InvalidPassword {
@@ -261,6 +359,30 @@ pub enum Error {
         /// OpenSSL's error queue.
         source: ErrorStack,
     },
+}
+
+impl Error {
+    /// Names `origin` where the error names an in-memory input ("the key"):
+    /// for parsers handed the bytes of a file, so the message names the file.
+    pub(crate) fn at(mut self, origin: &Origin) -> Self {
+        let slot = match &mut self {
+            Error::Malformed { origin, .. }
+            | Error::WrongKind { origin, .. }
+            | Error::PassphraseRequired { origin }
+            | Error::WrongPassphrase { origin }
+            | Error::CsrSignature { origin }
+            | Error::CsrRequestsCa { origin }
+            | Error::NotCa { origin }
+            | Error::WeakKey { origin, .. } => Some(origin),
+            _ => None,
+        };
+        if let Some(slot) = slot
+            && matches!(slot, Origin::Memory(_))
+        {
+            *slot = origin.clone();
+        }
+        self
+    }
 }
 
 /// The crate's result type.

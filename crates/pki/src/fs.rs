@@ -7,11 +7,17 @@
 //! ([`write_durable`]): losing a CA key to a power cut means trusting a new
 //! CA everywhere, while a leaf is re-issued in milliseconds, and syncing it
 //! would double the time `pki cert` takes.
+//!
+//! A process killed mid-write leaves its temp file (`.pki-XXXXXX.tmp`)
+//! behind; the next write into that directory removes the stale ones. Changes
+//! that span several files of a CA directory hold its lock ([`DirLock`]).
 
-use std::fs;
+use std::fs::{self, OpenOptions};
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime};
 
 use crate::error::{Error, FileAction, Result};
 
@@ -21,6 +27,21 @@ pub const PRIVATE_MODE: u32 = 0o600;
 pub const PUBLIC_MODE: u32 = 0o644;
 /// Mode of a CA directory we create: it holds the CA key.
 pub const CA_DIR_MODE: u32 = 0o700;
+
+/// Temp files are named `.pki-XXXXXX.tmp` (tempfile's random middle).
+const TEMP_PREFIX: &str = ".pki-";
+const TEMP_SUFFIX: &str = ".tmp";
+
+/// Age past which a temp file is taken for the leftover of a killed run and
+/// removed by the next write into its directory. A live write takes
+/// milliseconds (seconds with a slow disk's sync), so fifteen minutes cannot
+/// catch one in progress short of a process stopped mid-write (`Ctrl-Z`);
+/// even then the stopped write fails cleanly on resuming (its rename finds
+/// nothing), and no file is ever half written.
+pub const STALE_TEMP_AGE: Duration = Duration::from_secs(15 * 60);
+
+/// The lock file of a CA directory (see [`DirLock`]).
+pub const LOCK_FILE: &str = ".pki.lock";
 
 /// Who may read a file being written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,10 +110,11 @@ fn write(
         });
     }
     let dir = parent_dir(path);
+    remove_stale_temp_files(&dir);
     // tempfile creates the file with mode 0600, so a key is private from its first byte.
     let mut tmp = tempfile::Builder::new()
-        .prefix(".pki-")
-        .suffix(".tmp")
+        .prefix(TEMP_PREFIX)
+        .suffix(TEMP_SUFFIX)
         .tempfile_in(&dir)
         .map_err(|e| io_err(FileAction::Write, e))?;
     tmp.write_all(contents)
@@ -126,13 +148,111 @@ fn write(
     Ok(())
 }
 
-/// Reads a whole file, naming it in the error.
+/// Largest file [`read`] accepts: 16 MiB. A certificate or key is a few KiB,
+/// a chain or PKCS#12 bundle tens of KiB, and the CRL of a large CA a few MiB;
+/// a file far larger is the wrong file (a disk image, a log), and reading it
+/// whole would only cost memory (a 100 MB file took 280 MB to refuse).
+pub const MAX_READ_LEN: u64 = 16 * 1024 * 1024;
+
+/// Largest pass-phrase file [`read_secret`] accepts: 64 KiB, far more than
+/// any pass phrase (OpenSSL's own buffer holds 1 KiB), and a bound on a pipe
+/// or device that never ends.
+pub const MAX_SECRET_LEN: u64 = 64 * 1024;
+
+/// Reads a whole regular file of at most [`MAX_READ_LEN`] bytes, naming it in
+/// every error. Anything else is refused before a byte is read
+/// ([`Error::NotAFile`], [`Error::TooLarge`]): a named pipe (whose reader
+/// waits for a writer forever), a device (`/dev/zero` never ends), a socket,
+/// and a directory (an [`Error::Io`] saying "Is a directory", as ever).
 pub fn read(path: &Path) -> Result<Vec<u8>> {
-    fs::read(path).map_err(|source| Error::Io {
+    read_limited(path, MAX_READ_LEN, "certificate, key, CSR or CRL", false)
+}
+
+/// Reads a pass-phrase or password file: as [`read`], but a pipe or terminal
+/// is accepted too (`--passphrase-file <(pass show ca)`, `/dev/stdin`), as
+/// `openssl -passin file:` accepts it, and at most [`MAX_SECRET_LEN`] bytes.
+pub fn read_secret(path: &Path) -> Result<Vec<u8>> {
+    read_limited(path, MAX_SECRET_LEN, "pass-phrase file", true)
+}
+
+fn read_limited(path: &Path, limit: u64, what: &'static str, streams_ok: bool) -> Result<Vec<u8>> {
+    use std::io::Read as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+
+    let io_err = |source| Error::Io {
         action: FileAction::Read,
         path: path.to_path_buf(),
         source,
-    })
+    };
+    let refuse = |file_type: fs::FileType| match refused_kind(file_type, streams_ok) {
+        // As reading one always said: "failed to read DIR: Is a directory".
+        _ if file_type.is_dir() => Err(io_err(std::io::Error::from_raw_os_error(libc::EISDIR))),
+        Some(kind) => Err(Error::NotAFile {
+            path: path.to_path_buf(),
+            kind,
+        }),
+        None => Ok(()),
+    };
+    let too_large = || Error::TooLarge {
+        path: path.to_path_buf(),
+        limit,
+        what,
+    };
+    // Looked at before opening: opening a socket fails with a puzzling
+    // error, and opening a FIFO waits for a writer.
+    refuse(fs::metadata(path).map_err(io_err)?.file_type())?;
+    // O_NONBLOCK in case the path became a FIFO since: the open then returns
+    // at once and the check below refuses it. Regular files ignore the flag.
+    let flags = if streams_ok { 0 } else { libc::O_NONBLOCK };
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(flags)
+        .open(path)
+        .map_err(io_err)?;
+    let meta = file.metadata().map_err(io_err)?;
+    refuse(meta.file_type())?;
+    if meta.is_file() && meta.len() > limit {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::new();
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io_err)?;
+    if u64::try_from(bytes.len()).unwrap_or(u64::MAX) > limit {
+        return Err(too_large());
+    }
+    Ok(bytes)
+}
+
+/// A size limit as people read it: `16 MiB`, `64 KiB`.
+pub(crate) fn size_text(bytes: u64) -> String {
+    if bytes >= 1 << 20 {
+        format!("{} MiB", bytes >> 20)
+    } else {
+        format!("{} KiB", bytes >> 10)
+    }
+}
+
+/// What a file type is, if [`read`] (or, with `streams_ok`, [`read_secret`])
+/// must not read it.
+fn refused_kind(file_type: fs::FileType, streams_ok: bool) -> Option<&'static str> {
+    use std::os::unix::fs::FileTypeExt as _;
+
+    if file_type.is_file() {
+        None
+    } else if file_type.is_dir() {
+        Some("a directory")
+    } else if file_type.is_fifo() {
+        (!streams_ok).then_some("a named pipe (FIFO)")
+    } else if file_type.is_char_device() {
+        (!streams_ok).then_some("a character device")
+    } else if file_type.is_block_device() {
+        Some("a block device")
+    } else if file_type.is_socket() {
+        Some("a socket")
+    } else {
+        Some("a special file")
+    }
 }
 
 /// Creates `dir` (and its parents) if missing; a directory this call creates
@@ -142,6 +262,8 @@ pub fn create_private_dir(dir: &Path) -> Result<()> {
     if dir.is_dir() {
         return Ok(());
     }
+    // A file or a dangling link in the way would otherwise be "File exists".
+    check_dir(dir)?;
     fs::DirBuilder::new()
         .recursive(true)
         .mode(CA_DIR_MODE)
@@ -151,6 +273,191 @@ pub fn create_private_dir(dir: &Path) -> Result<()> {
             path: dir.to_path_buf(),
             source,
         })
+}
+
+/// Removes a file that must go, naming it if it cannot; one already gone is fine.
+pub(crate) fn remove(path: &Path) -> Result<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::Io {
+            action: FileAction::Remove,
+            path: path.to_path_buf(),
+            source: e,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// An exclusive lock on a CA directory, held while this value lives: changes
+/// spanning several of its files (creating the CA, recording a revocation,
+/// numbering and publishing a CRL) are made under it, so two processes never
+/// interleave them, and a process finding a half-made change knows it is not
+/// another one's change in progress.
+///
+/// It is an advisory `flock` on `.pki.lock` in the directory. The holder
+/// removes the file on release, so a CA directory keeps mkcert's layout; a
+/// waiter that then gets the lock on the removed file sees that the name no
+/// longer leads to its file, and tries again on the current one.
+#[derive(Debug)]
+pub(crate) struct DirLock {
+    path: PathBuf,
+    // Closing it (after `drop` removed the name) releases the lock.
+    _file: fs::File,
+}
+
+impl DirLock {
+    /// Waits for the lock of `dir`, which must exist.
+    pub(crate) fn acquire(dir: &Path) -> Result<DirLock> {
+        let path = dir.join(LOCK_FILE);
+        let io = |action, source| Error::Io {
+            action,
+            path: path.clone(),
+            source,
+        };
+        loop {
+            let file = OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path)
+                .map_err(|e| io(FileAction::Write, e))?;
+            file.lock().map_err(|e| io(FileAction::Lock, e))?;
+            let ours = file.metadata().map_err(|e| io(FileAction::Lock, e))?;
+            match fs::metadata(&path) {
+                Ok(now) if now.dev() == ours.dev() && now.ino() == ours.ino() => {
+                    return Ok(DirLock { path, _file: file });
+                }
+                // The previous holder removed it while we waited: start again.
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io(FileAction::Lock, e)),
+            }
+        }
+    }
+}
+
+impl Drop for DirLock {
+    fn drop(&mut self) {
+        // Still locked here: the file closes (and unlocks) after this body.
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+/// Removes the `.pki-*.tmp` files in `dir` older than [`STALE_TEMP_AGE`]:
+/// what `kill -9`, a power cut or a full disk at the wrong moment left of a
+/// write. Nothing else can clear them (their names are random, and the killed
+/// process had no chance to), and they can hold a private key. A fresh one
+/// may be another process's write in progress and is left alone. Best effort:
+/// a file that cannot be removed (another user's, in a shared directory) is
+/// no reason to fail this write.
+fn remove_stale_temp_files(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    let now = SystemTime::now();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else {
+            continue;
+        };
+        if !(name.starts_with(TEMP_PREFIX) && name.ends_with(TEMP_SUFFIX)) {
+            continue;
+        }
+        // DirEntry::metadata does not follow symlinks: only our own plain files go.
+        let Ok(meta) = entry.metadata() else {
+            continue;
+        };
+        let stale = meta
+            .modified()
+            .ok()
+            .and_then(|m| now.duration_since(m).ok())
+            .is_some_and(|age| age >= STALE_TEMP_AGE);
+        if meta.is_file() && stale {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
+type PauseHook = Box<dyn Fn(&str) + Send + Sync>;
+
+static PAUSE_HOOK: OnceLock<PauseHook> = OnceLock::new();
+
+/// Test support, not API: `hook` is called with the name of each step of a
+/// multi-file change as it is reached (`ca-key-written`, `crl-pem-written`,
+/// …), so the end-to-end tests can kill the process there and check what the
+/// next run makes of the directory. The `pki` binary installs it from
+/// `PKI_TEST_PAUSE_AT`; this crate reads no environment itself. Only the
+/// first call has an effect.
+#[doc(hidden)]
+pub fn set_pause_hook(hook: impl Fn(&str) + Send + Sync + 'static) {
+    let _ = PAUSE_HOOK.set(Box::new(hook));
+}
+
+/// Reports reaching `step` to the hook, if one is installed.
+pub(crate) fn pause_point(step: &str) {
+    if let Some(hook) = PAUSE_HOOK.get() {
+        hook(step);
+    }
+}
+
+/// Checks that `dir` is a directory this process may look into, or does not
+/// exist yet (then it may be created). Refuses, saying what the path is and
+/// what to do: a file ([`Error::NotADirectory`]), a symbolic link to nothing
+/// or to a file, and a directory whose permissions shut this user out
+/// ([`Error::DirUnreadable`]), which would otherwise read as "there is no CA".
+pub fn check_dir(dir: &Path) -> Result<()> {
+    let io_err = |source| Error::Io {
+        action: FileAction::Read,
+        path: dir.to_path_buf(),
+        source,
+    };
+    let not_a_dir = |what: String, advice: &'static str| Error::NotADirectory {
+        path: dir.to_path_buf(),
+        what,
+        advice,
+    };
+    let link = match fs::symlink_metadata(dir) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io_err(e)),
+    };
+    if link.file_type().is_symlink() {
+        let target = fs::read_link(dir).map_err(io_err)?;
+        match fs::metadata(dir) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(not_a_dir(
+                    format!(
+                        "a symbolic link to {}, which does not exist",
+                        target.display()
+                    ),
+                    "create the directory it points to, or remove the link and let pki create the directory",
+                ));
+            }
+            Ok(meta) if !meta.is_dir() => {
+                return Err(not_a_dir(
+                    format!(
+                        "a symbolic link to {}, which is a file, not a directory",
+                        target.display()
+                    ),
+                    "point the link at a directory, or use another directory",
+                ));
+            }
+            Ok(_) => {}
+            Err(e) => return Err(io_err(e)),
+        }
+    } else if !link.is_dir() {
+        return Err(not_a_dir(
+            "a file, not a directory".to_owned(),
+            "move the file away, or use another directory",
+        ));
+    }
+    // Looking up an entry needs search permission: stat `dir/.` asks exactly that.
+    match fs::metadata(dir.join(".")) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Err(Error::DirUnreadable {
+            dir: dir.to_path_buf(),
+        }),
+        Err(e) => Err(io_err(e)),
+    }
 }
 
 fn parent_dir(path: &Path) -> PathBuf {
@@ -213,5 +520,79 @@ mod tests {
             Err(e @ Error::Io { .. }) => assert!(e.to_string().contains("pki-cannot-write-here")),
             other => panic!("expected Io error, got {other:?}"),
         }
+    }
+
+    fn temp_dir() -> Result<tempfile::TempDir> {
+        tempfile::tempdir().map_err(|e| Error::Io {
+            action: FileAction::CreateDir,
+            path: PathBuf::from("tmp"),
+            source: e,
+        })
+    }
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn a_write_removes_stale_temp_files_and_keeps_fresh_ones() -> Result<()> {
+        let dir = temp_dir()?;
+        let plant = |name: &str, age: Duration| {
+            let path = dir.path().join(name);
+            fs::File::options()
+                .create_new(true)
+                .write(true)
+                .open(&path)
+                .and_then(|f| f.set_modified(SystemTime::now() - age))
+                .unwrap();
+        };
+        let old = STALE_TEMP_AGE + Duration::from_secs(60);
+        plant(".pki-Stale1.tmp", old);
+        plant(".pki-Fresh1.tmp", Duration::ZERO);
+        // Not ours by name: kept, however old.
+        plant(".pki-ca-creation", old);
+        plant("notes.tmp", old);
+        write_atomic(
+            &dir.path().join("c.pem"),
+            b"c",
+            Secrecy::Public,
+            Overwrite::Refuse,
+        )?;
+        assert_eq!(
+            names(dir.path()),
+            [".pki-Fresh1.tmp", ".pki-ca-creation", "c.pem", "notes.tmp"]
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn the_directory_lock_excludes_a_second_holder_and_leaves_no_file() -> Result<()> {
+        let dir = temp_dir()?;
+        let held = DirLock::acquire(dir.path())?;
+        assert_eq!(names(dir.path()), [LOCK_FILE]);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let path = dir.path().to_path_buf();
+        let waiter = std::thread::spawn(move || {
+            let lock = DirLock::acquire(&path);
+            let _ = tx.send(());
+            lock.map(drop)
+        });
+        assert!(
+            rx.recv_timeout(Duration::from_millis(300)).is_err(),
+            "a second holder got the lock"
+        );
+        drop(held);
+        assert!(rx.recv_timeout(Duration::from_secs(10)).is_ok());
+        waiter.join().unwrap()?;
+        assert!(names(dir.path()).is_empty(), "{:?}", names(dir.path()));
+        Ok(())
     }
 }

@@ -143,7 +143,8 @@ pub fn inspect(bytes: &[u8], password: Option<&Passphrase>) -> Result<Inspection
 
 /// Inspects a file, naming it in errors.
 pub fn inspect_file(path: &std::path::Path, password: Option<&Passphrase>) -> Result<Inspection> {
-    inspect_from(&crate::fs::read(path)?, password, &Origin::file(path))
+    let origin = Origin::file(path);
+    inspect_from(&crate::fs::read(path)?, password, &origin).map_err(|e| e.at(&origin))
 }
 
 fn inspect_from(

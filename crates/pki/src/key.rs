@@ -10,7 +10,7 @@ use std::str::FromStr;
 use openssl::ec::{EcGroup, EcKey};
 use openssl::hash::MessageDigest;
 use openssl::nid::Nid;
-use openssl::pkey::{Id, PKey, Private};
+use openssl::pkey::{HasPublic, Id, PKey, PKeyRef, Private};
 use openssl::rsa::Rsa;
 use openssl::symm::Cipher;
 
@@ -267,6 +267,52 @@ pub(crate) fn algorithm_of(id: Id, bits: u32, curve: impl FnOnce() -> Option<Nid
     }
 }
 
+/// Smallest RSA modulus `pki` signs a certificate for: browsers, curl,
+/// Python and Java refuse smaller ones (NIST SP 800-131A retired them in
+/// 2013), and [`KeyType`] never generates one.
+pub const MIN_RSA_BITS: u32 = 2048;
+
+/// Refuses a public key that clients would refuse or that `pki` does not
+/// issue for: RSA under [`MIN_RSA_BITS`], ECDSA on curves other than P-256
+/// and P-384 (the ones [`KeyType`] offers), DSA and anything else besides
+/// Ed25519. `origin` is what carries the key (a CSR), for the message.
+pub(crate) fn check_public_key<T: HasPublic>(public: &PKeyRef<T>, origin: &Origin) -> Result<()> {
+    let weak = |key: String, reason: &'static str| {
+        Err(Error::WeakKey {
+            origin: origin.clone(),
+            key,
+            reason,
+        })
+    };
+    let curve = || public.ec_key().ok().and_then(|k| k.group().curve_name());
+    match algorithm_of(public.id(), public.bits(), curve) {
+        KeyAlgorithm::Rsa { bits } if bits < MIN_RSA_BITS => weak(
+            format!("an RSA {bits}-bit key"),
+            "is too small: browsers, curl, Python and Java refuse RSA keys under 2048 bits",
+        ),
+        KeyAlgorithm::Rsa { .. } | KeyAlgorithm::Ed25519 => Ok(()),
+        KeyAlgorithm::Ecdsa {
+            curve: "P-256" | "P-384",
+        } => Ok(()),
+        KeyAlgorithm::Ecdsa { curve } => weak(
+            format!("an ECDSA key on the curve {curve}"),
+            "browsers do not accept in certificates; pki issues for P-256 and P-384 only",
+        ),
+        KeyAlgorithm::Other => {
+            let name = match public.id() {
+                Id::DSA => "a DSA key",
+                Id::ED448 => "an Ed448 key",
+                Id::X25519 | Id::X448 | Id::DH => "a key-agreement key that cannot sign",
+                _ => "a key of an algorithm pki does not know",
+            };
+            weak(
+                name.to_owned(),
+                "TLS clients do not accept; pki issues for RSA (2048 bits or more), ECDSA P-256 or P-384, and Ed25519",
+            )
+        }
+    }
+}
+
 fn rsa(bits: u32) -> Result<PKey<Private>> {
     let rsa = Rsa::generate(bits).context("generate an RSA key")?;
     PKey::from_rsa(rsa).context("wrap the RSA key")
@@ -399,6 +445,24 @@ mod tests {
         let shown = format!("{key:?}");
         assert!(shown.contains("P-256"), "{shown}");
         assert!(!shown.contains("BEGIN"), "{shown}");
+        Ok(())
+    }
+
+    #[test]
+    fn weak_public_keys_are_refused_naming_the_key() -> Result<()> {
+        let origin = Origin::Memory("the CSR");
+        for kt in KeyType::ALL {
+            check_public_key(PrivateKey::generate(kt)?.as_pkey(), &origin)?;
+        }
+        let small = PKey::from_rsa(Rsa::generate(1024).context("rsa")?).context("wrap")?;
+        let err = check_public_key(&small, &origin).map_err(|e| e.to_string());
+        assert!(
+            matches!(&err, Err(m) if m.contains("RSA 1024-bit") && m.contains("pki key new")),
+            "{err:?}"
+        );
+        let k1 = ec(Nid::SECP256K1)?;
+        let err = check_public_key(&k1, &origin).map_err(|e| e.to_string());
+        assert!(matches!(&err, Err(m) if m.contains("secp256k1")), "{err:?}");
         Ok(())
     }
 

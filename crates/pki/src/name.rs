@@ -117,6 +117,14 @@ pub enum NameError {
     /// IDNA conversion failed.
     #[error("it is not a valid internationalised domain name")]
     Idna,
+    /// `xn--zz`: an `xn--` label that is not the punycode of a valid Unicode label.
+    #[error(
+        "the label {label:?} starts with xn-- but is not the punycode form of a valid Unicode label (an invalid A-label); type the name in Unicode, or copy its xn-- form again"
+    )]
+    InvalidALabel {
+        /// The label.
+        label: String,
+    },
     /// A malformed email address.
     #[error("it is not a valid email address: {0}")]
     Email(&'static str),
@@ -137,6 +145,16 @@ pub enum NameWarning {
         /// The wildcard name.
         name: String,
     },
+    /// `exаmple.test` with a Cyrillic `а`: a label mixing scripts, the mark of
+    /// a look-alike of another name. Browsers show such names as punycode.
+    MixedScripts {
+        /// The name in Unicode, as typed.
+        unicode: String,
+        /// The name as the certificate holds it (punycode).
+        name: String,
+        /// The scripts mixed in one label (`Latin`, `Cyrillic`).
+        scripts: Vec<&'static str>,
+    },
 }
 
 impl fmt::Display for NameWarning {
@@ -147,6 +165,16 @@ impl fmt::Display for NameWarning {
                 "{name} is a wildcard directly under a single label; many browsers reject such \
                  certificates, so list the host names (e.g. app.{}) instead",
                 name.trim_start_matches("*.")
+            ),
+            NameWarning::MixedScripts {
+                unicode,
+                name,
+                scripts,
+            } => write!(
+                f,
+                "{unicode} ({name}) mixes {} letters in one label, as look-alikes of other names do; \
+                 browsers show it as {name}, not as typed: if you meant a plain ASCII name, retype it",
+                scripts.join(" and ")
             ),
         }
     }
@@ -172,11 +200,15 @@ impl SubjectAltName {
         })
     }
 
-    /// A caution for names that are valid but that some clients reject.
+    /// A caution for names that are valid but that some clients reject or
+    /// show otherwise than typed (the first one, if there are two).
     pub fn warning(&self) -> Option<NameWarning> {
         let SubjectAltName::Dns(dns) = self else {
             return None;
         };
+        if let Some(mixed) = mixed_scripts(dns) {
+            return Some(mixed);
+        }
         let parent = dns.as_str().strip_prefix("*.")?;
         if parent.contains('.') {
             return None;
@@ -297,6 +329,7 @@ pub(crate) fn parse_dns(input: &str, wildcard_ok: bool) -> Result<DnsName, NameE
         idna::domain_to_ascii(base).map_err(|_| NameError::Idna)?
     };
     check_labels(&ascii)?;
+    check_a_labels(&ascii)?;
     let name = if wildcard {
         check_wildcard_parent(&ascii)?;
         format!("*.{ascii}")
@@ -341,6 +374,95 @@ fn check_labels(ascii: &str) -> Result<(), NameError> {
         return Err(NameError::NumericTopLabel);
     }
     Ok(())
+}
+
+/// Refuses `xn--` labels that are not what IDNA makes of some Unicode
+/// label: decoding must succeed under UTS #46 and encoding the result again
+/// must give the label back (`xn--zz` decodes to nothing valid).
+fn check_a_labels(ascii: &str) -> Result<(), NameError> {
+    for label in ascii.split('.') {
+        if !label.starts_with("xn--") {
+            continue;
+        }
+        let invalid = || NameError::InvalidALabel {
+            label: label.to_owned(),
+        };
+        let (unicode, decoded) = idna::domain_to_unicode(label);
+        if decoded.is_err() || unicode.is_ascii() {
+            return Err(invalid());
+        }
+        match idna::domain_to_ascii(&unicode) {
+            Ok(back) if back == label => {}
+            _ => return Err(invalid()),
+        }
+    }
+    Ok(())
+}
+
+/// The warning for a DNS name with a label mixing scripts in a way UTS #39's
+/// "highly restrictive" profile (what Chrome follows before showing a name
+/// in Unicode) does not allow: Latin with Cyrillic, Greek with Latin, and so
+/// on. Latin mixed with Han and Kana, Han and Bopomofo, or Han and Hangul is
+/// how Japanese, Chinese and Korean names are written, and passes.
+fn mixed_scripts(dns: &DnsName) -> Option<NameWarning> {
+    if !dns.as_str().split('.').any(|l| l.starts_with("xn--")) {
+        return None;
+    }
+    let (unicode, result) = idna::domain_to_unicode(dns.as_str());
+    result.ok()?;
+    const ALLOWED: [&[&str]; 3] = [
+        &["Latin", "Han", "Hiragana", "Katakana"],
+        &["Latin", "Han", "Bopomofo"],
+        &["Latin", "Han", "Hangul"],
+    ];
+    for label in unicode.split('.') {
+        let mut scripts: Vec<&'static str> = Vec::new();
+        for script in label.chars().filter_map(script_of) {
+            if !scripts.contains(&script) {
+                scripts.push(script);
+            }
+        }
+        let allowed = scripts.len() < 2
+            || ALLOWED
+                .iter()
+                .any(|set| scripts.iter().all(|s| set.contains(s)));
+        if !allowed {
+            return Some(NameWarning::MixedScripts {
+                unicode,
+                name: dns.to_string(),
+                scripts,
+            });
+        }
+    }
+    None
+}
+
+/// The script of a letter, for the scripts look-alike names mix; `None` for
+/// digits, `-`, `_`, combining marks and scripts not listed (which are then
+/// not judged). Ranges from the Unicode blocks of each script.
+fn script_of(c: char) -> Option<&'static str> {
+    let script = match u32::from(c) {
+        0x41..=0x5A | 0x61..=0x7A => "Latin",
+        0xD7 | 0xF7 => return None,
+        0xC0..=0x24F | 0x250..=0x2AF | 0x1E00..=0x1EFF | 0x2C60..=0x2C7F => "Latin",
+        0xA720..=0xA7FF | 0xAB30..=0xAB6F | 0xFF21..=0xFF3A | 0xFF41..=0xFF5A => "Latin",
+        0x370..=0x3FF | 0x1F00..=0x1FFF => "Greek",
+        0x400..=0x52F | 0x1C80..=0x1C8F | 0x2DE0..=0x2DFF | 0xA640..=0xA69F => "Cyrillic",
+        0x530..=0x58F => "Armenian",
+        0x591..=0x5FF => "Hebrew",
+        0x600..=0x6FF | 0x750..=0x77F => "Arabic",
+        0x900..=0x97F => "Devanagari",
+        0xE00..=0xE7F => "Thai",
+        0x10A0..=0x10FF => "Georgian",
+        0x13A0..=0x13FF => "Cherokee",
+        0x3040..=0x309F => "Hiragana",
+        0x30A0..=0x30FF => "Katakana",
+        0x3100..=0x312F => "Bopomofo",
+        0x1100..=0x11FF | 0xAC00..=0xD7AF => "Hangul",
+        0x3400..=0x4DBF | 0x4E00..=0x9FFF => "Han",
+        _ => return None,
+    };
+    Some(script)
 }
 
 fn check_wildcard_parent(parent: &str) -> Result<(), NameError> {
@@ -621,6 +743,48 @@ mod tests {
             NameError::WildcardUnderPublicSuffix { .. }
         ));
         assert!(ok("*.example.co.uk").warning().is_none());
+    }
+
+    #[test]
+    fn invalid_a_labels_are_refused() {
+        assert!(matches!(
+            reason("xn--zz.test"),
+            NameError::InvalidALabel { .. }
+        ));
+        assert!(matches!(
+            reason("XN--ZZ.test"),
+            NameError::InvalidALabel { .. }
+        ));
+        // A valid A-label, typed as such, is kept.
+        assert_eq!(
+            ok("xn--bcher-kva.example").to_string(),
+            "xn--bcher-kva.example"
+        );
+    }
+
+    #[test]
+    fn mixed_scripts_warn_and_single_scripts_do_not() {
+        // The second letter is U+0430 CYRILLIC SMALL LETTER A.
+        let warning = ok("ex\u{430}mple.test").warning();
+        match &warning {
+            Some(NameWarning::MixedScripts { name, scripts, .. }) => {
+                assert_eq!(name, "xn--exmple-4nf.test");
+                assert_eq!(scripts, &["Latin", "Cyrillic"]);
+            }
+            other => panic!("expected a mixed-scripts warning, got {other:?}"),
+        }
+        let shown = warning.map(|w| w.to_string()).unwrap_or_default();
+        assert!(shown.contains("xn--exmple-4nf.test"), "{shown}");
+        assert!(shown.contains("Latin and Cyrillic"), "{shown}");
+        for fine in [
+            "bücher.example",
+            "пример.test",
+            "例え.テスト",
+            "abcカタカナ.test",
+            "localhost",
+        ] {
+            assert_eq!(ok(fine).warning(), None, "{fine}");
+        }
     }
 
     #[test]
