@@ -30,6 +30,8 @@ mod refuse;
 mod seeds;
 #[path = "e2e/server.rs"]
 mod server;
+#[path = "e2e/server_hardening.rs"]
+mod server_hardening;
 #[path = "e2e/server_more.rs"]
 mod server_more;
 #[path = "e2e/test_ca.rs"]

@@ -259,11 +259,7 @@ pub fn server(root: &Path) -> Result<String> {
     }
     build_release(root, &["actix-https"])?;
     let ours_bin = root.join("target/release/actix-https");
-    let nginx_bin = if on_path("nginx") {
-        PathBuf::from("nginx")
-    } else {
-        PathBuf::from("/usr/sbin/nginx")
-    };
+    let nginx_bin = nginx_binary();
     let work = tempfile::Builder::new()
         .prefix("pki-bench-server-")
         .tempdir()?;
@@ -311,7 +307,14 @@ pub fn server(root: &Path) -> Result<String> {
         while ours_port == nginx_port {
             ours_port = free_port()?;
         }
-        let nginx = Running(start_nginx(&nginx_bin, dir, &cert, &key, nginx_port)?);
+        let nginx = Running(start_nginx(
+            &mut Command::new(&nginx_bin),
+            &nginx_bin,
+            dir,
+            &cert,
+            &key,
+            nginx_port,
+        )?);
         let ours = Running(
             Command::new(&ours_bin)
                 .args([
@@ -384,7 +387,7 @@ const HANDSHAKES: u32 = 500;
 const HANDSHAKE_BATCHES: u32 = 5;
 
 /// A server process, stopped when dropped (also on an early error return).
-struct Running(std::process::Child);
+pub(crate) struct Running(pub(crate) std::process::Child);
 
 impl Drop for Running {
     fn drop(&mut self) {
@@ -536,7 +539,7 @@ fn handshakes(port: u16, http1: bool) -> Result<f64> {
 }
 
 /// VmHWM of the process and its children (nginx's master and worker).
-fn peak_rss_kib(pid: u32) -> u64 {
+pub(crate) fn peak_rss_kib(pid: u32) -> u64 {
     let hwm = |pid: &str| -> u64 {
         std::fs::read_to_string(format!("/proc/{pid}/status"))
             .ok()
@@ -552,7 +555,20 @@ fn peak_rss_kib(pid: u32) -> u64 {
     hwm(&pid.to_string()) + children.split_whitespace().map(hwm).sum::<u64>()
 }
 
-fn start_nginx(
+/// nginx from PATH, else Debian's /usr/sbin (not on a normal user's PATH).
+pub(crate) fn nginx_binary() -> PathBuf {
+    if on_path("nginx") {
+        PathBuf::from("nginx")
+    } else {
+        PathBuf::from("/usr/sbin/nginx")
+    }
+}
+
+/// Starts nginx (one worker, TLS on `port`) through `launcher`: a plain
+/// `Command::new(nginx)`, or a wrapper such as `taskset -c 0` to which the
+/// nginx binary is added.
+pub(crate) fn start_nginx(
+    launcher: &mut Command,
     nginx: &Path,
     dir: &Path,
     cert: &Path,
@@ -566,7 +582,8 @@ fn start_nginx(
         "worker_processes 1;\n\
          pid {p}/nginx.pid;\n\
          error_log {p}/error.log;\n\
-         events {{ worker_connections 4096; }}\n\
+         worker_rlimit_nofile 20000;\n\
+         events {{ worker_connections 16384; }}\n\
          http {{\n\
            access_log off;\n\
            client_body_temp_path {p}; proxy_temp_path {p}; fastcgi_temp_path {p}; uwsgi_temp_path {p}; scgi_temp_path {p};\n\
@@ -590,7 +607,10 @@ fn start_nginx(
         pki::fs::Secrecy::Public,
         pki::fs::Overwrite::Replace,
     )?;
-    Command::new(nginx)
+    if launcher.get_program() != nginx.as_os_str() {
+        launcher.arg(nginx);
+    }
+    launcher
         .arg("-p")
         .arg(&prefix)
         .arg("-c")
@@ -600,13 +620,13 @@ fn start_nginx(
         .context("failed to start nginx")
 }
 
-fn free_port() -> Result<u16> {
+pub(crate) fn free_port() -> Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port())
 }
 
-fn wait_for_port(port: u16) -> Result<()> {
+pub(crate) fn wait_for_port(port: u16) -> Result<()> {
     for _ in 0..200 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
             return Ok(());

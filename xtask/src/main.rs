@@ -11,6 +11,7 @@ use anyhow::{Context, Result, bail};
 use pki::{Ca, CaParams};
 
 mod bench;
+mod bench_idle;
 
 const USAGE: &str = "\
 usage: cargo xtask <task>
@@ -20,7 +21,8 @@ tasks:
                           in DIR, else $CAROOT, else $XDG_DATA_HOME/pki or ~/.local/share/pki
   fixtures [--out DIR]    write the test certificate fixtures (default: target/fixtures)
   bench [issue]           time issuance: pki vs mkcert vs the openssl CLI (needs hyperfine, mkcert)
-  bench server            actix-https vs nginx: wrk and h2load (needs nginx-light, wrk, nghttp2-client)";
+  bench server            actix-https vs nginx: wrk and h2load (needs nginx-light, wrk, nghttp2-client)
+  bench idle              actix-https vs nginx: new clients while 600-5,000 idle connections are held";
 
 fn main() -> ExitCode {
     match run(std::env::args().skip(1).collect()) {
@@ -48,7 +50,8 @@ fn run(args: Vec<String>) -> Result<String> {
             [] => bench::issue(&project_root()),
             [what] if what == "issue" => bench::issue(&project_root()),
             [what] if what == "server" => bench::server(&project_root()),
-            _ => bail!("unknown benchmark {rest:?}; choose issue or server\n\n{USAGE}"),
+            [what] if what == "idle" => bench_idle::idle(&project_root()),
+            _ => bail!("unknown benchmark {rest:?}; choose issue, server or idle\n\n{USAGE}"),
         },
         "-h" | "--help" | "help" => Ok(format!("{USAGE}\n")),
         other => bail!("unknown task {other:?}\n\n{USAGE}"),

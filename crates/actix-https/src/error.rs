@@ -22,6 +22,17 @@ pub enum Error {
         /// The key file.
         key: PathBuf,
     },
+    /// The certificate to serve is a CA certificate.
+    #[error(
+        "{} is a CA certificate ({subject}, CA:TRUE), and browsers refuse a CA as a server's certificate; serve a certificate it issued instead (`pki cert localhost` makes one)",
+        cert.display()
+    )]
+    CaAsLeaf {
+        /// The certificate file.
+        cert: PathBuf,
+        /// Its subject.
+        subject: String,
+    },
     /// A `--sni` value that is not `HOST=CERT,KEY`.
     #[error("invalid SNI entry {input:?}: {reason}")]
     InvalidSni {

@@ -19,12 +19,14 @@ pub struct Identity {
 impl Identity {
     /// From parts; the key must be the certificate's.
     pub fn new(certificate: Certificate, chain: Vec<Certificate>, key: PrivateKey) -> Result<Self> {
+        let in_memory = PathBuf::from("(certificate in memory)");
         if !certificate.matches_key(&key) {
             return Err(Error::KeyMismatch {
-                cert: PathBuf::from("(certificate in memory)"),
+                cert: in_memory,
                 key: PathBuf::from("(key in memory)"),
             });
         }
+        refuse_ca(&certificate, &in_memory)?;
         Ok(Identity {
             certificate,
             chain,
@@ -59,6 +61,7 @@ impl Identity {
                 key: key.to_path_buf(),
             });
         }
+        refuse_ca(&leaf, cert)?;
         Ok(Identity {
             certificate: leaf,
             chain: certs,
@@ -80,6 +83,18 @@ impl Identity {
     pub fn key(&self) -> &PrivateKey {
         &self.key
     }
+}
+
+/// Browsers refuse a CA certificate as a server's (Firefox names it
+/// `CA_CERT_USED_AS_END_ENTITY`), so one is refused before it is served.
+fn refuse_ca(leaf: &Certificate, path: &Path) -> Result<()> {
+    if leaf.claims_ca() {
+        return Err(Error::CaAsLeaf {
+            cert: path.to_path_buf(),
+            subject: leaf.subject(),
+        });
+    }
+    Ok(())
 }
 
 impl fmt::Debug for Identity {

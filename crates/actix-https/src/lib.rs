@@ -27,16 +27,15 @@
 //! # Ok(()) }
 //! ```
 
+pub mod client;
 pub mod conn;
 pub mod error;
 pub mod identity;
 pub mod pages;
 pub mod tls;
 
+pub use client::{ClientAuth, ClientVerification, CrlProblem};
 pub use conn::{ClientCert, TlsInfo, on_connect};
 pub use error::{Error, Result};
 pub use identity::Identity;
-pub use tls::{
-    ClientAuth, ClientVerification, IdentitySource, ReloadEvent, SniPattern, TlsProfile, TlsServer,
-    TlsServerBuilder,
-};
+pub use tls::{IdentitySource, ReloadEvent, SniPattern, TlsProfile, TlsServer, TlsServerBuilder};

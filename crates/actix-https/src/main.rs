@@ -88,7 +88,8 @@ struct Args {
     /// TLS versions and ciphers: intermediate (TLS 1.2 and 1.3) or modern (1.3 only).
     #[arg(long, env = "ACTIX_HTTPS_TLS_PROFILE", value_enum, default_value_t = ProfileArg::Intermediate)]
     tls_profile: ProfileArg,
-    /// Send Strict-Transport-Security (browsers then refuse plain HTTP for a year).
+    /// Send Strict-Transport-Security (browsers then refuse plain HTTP for
+    /// two years, Mozilla's recommended max-age).
     #[arg(long, env = "ACTIX_HTTPS_HSTS")]
     hsts: bool,
     /// Also listen for plain HTTP on this port and redirect it to HTTPS.
@@ -106,6 +107,27 @@ struct Args {
     /// Worker threads (default: one per core).
     #[arg(long, env = "ACTIX_HTTPS_WORKERS", value_name = "N")]
     workers: Option<usize>,
+    /// TLS handshakes in progress at once, per worker; connections past it
+    /// wait in the listen queue. A client that connects and sends nothing
+    /// holds one until --handshake-timeout.
+    #[arg(
+        long,
+        env = "ACTIX_HTTPS_MAX_HANDSHAKES",
+        value_name = "N",
+        default_value_t = DEFAULT_MAX_HANDSHAKES,
+        value_parser = clap::value_parser!(u32).range(1..=1_000_000)
+    )]
+    max_handshakes: u32,
+    /// Seconds a client may take to finish its TLS handshake before the
+    /// connection is closed.
+    #[arg(
+        long,
+        env = "ACTIX_HTTPS_HANDSHAKE_TIMEOUT",
+        value_name = "SECS",
+        default_value_t = DEFAULT_HANDSHAKE_TIMEOUT_SECS,
+        value_parser = clap::value_parser!(u64).range(1..=3600)
+    )]
+    handshake_timeout: u64,
     /// Print one line per request.
     #[arg(long, env = "ACTIX_HTTPS_LOG")]
     log: bool,
@@ -121,6 +143,23 @@ struct Args {
     )]
     reload_ms: u64,
 }
+
+/// Handshakes in flight per worker. actix-tls's default of 256, each slot
+/// held up to its 3 s timeout, let 600 idle connections stall every new
+/// client for seconds. A pending handshake costs what an idle keep-alive
+/// connection costs (a socket and a small OpenSSL object), and a worker
+/// keeps up to 25,000 of those, so the cap sits far above what a crowd of
+/// idle or slow clients can fill; the CPU, not this cap, limits real
+/// handshakes.
+const DEFAULT_MAX_HANDSHAKES: u32 = 25_000;
+
+/// Seconds to finish a handshake. A real client on loopback needs
+/// milliseconds; 10 s (actix's default is 3) leaves room for a slow machine
+/// or a debugger and still frees the slot of one that never speaks.
+const DEFAULT_HANDSHAKE_TIMEOUT_SECS: u64 = 10;
+
+/// HSTS as Mozilla's server-side TLS guidelines give it: two years.
+const HSTS: &str = "max-age=63072000; includeSubDomains";
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum ClientAuthArg {
@@ -161,6 +200,7 @@ fn message(e: &anyhow::Error) -> String {
 fn run(args: Args) -> Result<()> {
     // Everything that can fail on input happens here, before anything binds.
     let plan = Plan::from_args(&args)?;
+    raise_open_file_limit();
     let system = actix_web::rt::System::new();
     system.block_on(serve(args, plan))
 }
@@ -262,6 +302,20 @@ impl Plan {
     }
 }
 
+/// Each connection is a file descriptor, and the usual soft limit of 1,024
+/// would stall the server long before its connection caps; raised to the
+/// hard limit, as nginx (`worker_rlimit_nofile`) and Go's runtime do.
+fn raise_open_file_limit() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    if limit.current.is_some() && limit.current != limit.maximum {
+        limit.current = limit.maximum;
+        if let Err(e) = setrlimit(Resource::Nofile, limit) {
+            eprintln!("warning: could not raise the open-file limit to its maximum: {e}");
+        }
+    }
+}
+
 fn report_reload(event: &ReloadEvent) {
     match event {
         ReloadEvent::Reloaded { cert, certificate } => say!(
@@ -270,9 +324,20 @@ fn report_reload(event: &ReloadEvent) {
             names(certificate),
             pki::cert::format_time(certificate.not_after())
         ),
-        ReloadEvent::CrlReloaded { crl } => say!(
-            "reloaded the CRL {}; new connections are checked against it",
-            crl.display()
+        ReloadEvent::CrlReloaded { crl, problem } => {
+            say!(
+                "reloaded the CRL {}; new connections are checked against it, and sessions from \
+                 before it are not resumed",
+                crl.display()
+            );
+            if let Some(problem) = problem {
+                eprintln!("warning: {problem}");
+            }
+        }
+        ReloadEvent::ClientCasReloaded { file } => say!(
+            "reloaded the client CAs {}; new connections are verified against them, and \
+             sessions from before are not resumed",
+            file.display()
         ),
         ReloadEvent::Failed { cert, error } => eprintln!(
             "error: {} changed but cannot be used ({error}); still serving the previous certificate and CRL",
@@ -301,7 +366,7 @@ fn parse_sni(entry: &str) -> Result<(String, PathBuf, PathBuf)> {
 /// environment, or a terminal prompt; a clear error otherwise.
 fn key_passphrase(args: &Args, key: &std::path::Path) -> Result<Option<Arc<Passphrase>>> {
     if let Some(file) = &args.key_passphrase_file {
-        let p = Passphrase::from_file_contents(&pki::fs::read(file)?);
+        let p = Passphrase::from_file_contents(&pki::fs::read_secret(file)?);
         return Ok(Some(Arc::new(p)));
     }
     match pki::PrivateKey::read(key, None) {
@@ -333,10 +398,7 @@ async fn serve(args: Args, plan: Plan) -> Result<()> {
         App::new()
             .wrap(Condition::new(
                 hsts,
-                DefaultHeaders::new().add((
-                    header::STRICT_TRANSPORT_SECURITY,
-                    "max-age=31536000; includeSubDomains",
-                )),
+                DefaultHeaders::new().add((header::STRICT_TRANSPORT_SECURITY, HSTS)),
             ))
             .wrap(Condition::new(
                 redirect_port.is_some(),
@@ -351,6 +413,8 @@ async fn serve(args: Args, plan: Plan) -> Result<()> {
     // SETTINGS, a response after its headers) waits for the client's delayed
     // ACK, up to 40 ms.
     .tcp_nodelay(true)
+    .max_connection_rate(args.max_handshakes as usize)
+    .tls_handshake_timeout(Duration::from_secs(args.handshake_timeout))
     .shutdown_timeout(5);
     if let Some(n) = args.workers {
         server = server.workers(n);
@@ -444,6 +508,9 @@ fn print_banner(plan: &Plan, bound: &[SocketAddr], redirect_port: Option<u16>) {
                 names(&cert),
                 pki::cert::format_time(cert.not_after())
             );
+        }
+        if let Some(problem) = tls.crl_problem() {
+            eprintln!("warning: {problem}");
         }
         match tls.client_auth() {
             Some(ClientAuth::Required) => say!("  client certificates: required"),

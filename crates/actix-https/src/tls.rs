@@ -16,15 +16,26 @@ use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::{Duration, SystemTime};
 
 use openssl::ssl::{
-    AlpnError, NameType, SniError, SslAcceptor, SslAcceptorBuilder, SslContext, SslContextBuilder,
-    SslFiletype, SslMethod, SslVerifyMode,
+    AlpnError, ClientHelloResponse, NameType, SniError, SslAcceptor, SslAcceptorBuilder,
+    SslContext, SslContextBuilder, SslFiletype, SslMethod, SslVerifyMode,
 };
 use openssl::x509::store::{X509Lookup, X509StoreBuilder};
 use openssl::x509::verify::X509VerifyFlags;
 use pki::{Certificate, Passphrase};
 
+use crate::client::{ClientAuth, ClientVerification, CrlProblem, refuse_ca_leaf};
 use crate::error::{Context as _, Error, Result};
 use crate::identity::Identity;
+
+/// The key exchanges offered, as Mozilla's intermediate and modern
+/// configurations list them (version 5.7): X448 and P-521 are left out, as
+/// sslyze's Mozilla check and every current client expect.
+const GROUPS: &str = "X25519:P-256:P-384";
+
+/// The session id context when clients are not verified. With client
+/// verification it is a digest of the policy instead
+/// ([`ClientVerification::session_id_context`]).
+const SESSION_ID_CONTEXT: &[u8] = b"actix-https";
 
 /// The TLS versions and ciphers offered, after Mozilla's server-side TLS
 /// recommendations (version 5).
@@ -46,96 +57,6 @@ impl TlsProfile {
             TlsProfile::Modern => SslAcceptor::mozilla_modern_v5(SslMethod::tls_server()),
         }
         .context("start a TLS acceptor")
-    }
-}
-
-/// Whether a client certificate is asked for, and whether one is required.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClientAuth {
-    /// Asked for; a client without one is let in, one with a bad one is refused.
-    Optional,
-    /// Refused in the handshake without a valid certificate from a trusted CA.
-    Required,
-}
-
-/// How client certificates are checked: the CAs that may issue them, and
-/// optionally a CRL of revoked ones.
-#[derive(Debug, Clone)]
-pub struct ClientVerification {
-    mode: ClientAuth,
-    cas: Vec<Certificate>,
-    /// The CRL file and whether it is PEM (else DER).
-    crl: Option<(PathBuf, bool)>,
-}
-
-impl ClientVerification {
-    /// Clients must (or may) present a certificate issued by one of `cas`.
-    pub fn new(mode: ClientAuth, cas: Vec<Certificate>) -> Self {
-        ClientVerification {
-            mode,
-            cas,
-            crl: None,
-        }
-    }
-
-    /// Reads the trusted CAs from a PEM file (one or more certificates).
-    pub fn from_file(mode: ClientAuth, path: &Path) -> Result<Self> {
-        let cas: Vec<Certificate> = Certificate::read_all(path)?
-            .into_iter()
-            .filter(Certificate::is_ca)
-            .collect();
-        if cas.is_empty() {
-            return Err(Error::NoClientCa {
-                path: path.to_path_buf(),
-            });
-        }
-        Ok(Self::new(mode, cas))
-    }
-
-    /// Refuses client certificates that this CRL (PEM or DER) revokes.
-    pub fn crl_file(mut self, path: &Path) -> Result<Self> {
-        // Parsed here first, so a bad file is refused with its name.
-        let bytes = pki::fs::read(path)?;
-        let crl = pki::crl::Crl::from_bytes(&bytes).map_err(|e| match e {
-            pki::Error::Malformed {
-                expected, reason, ..
-            } => pki::Error::Malformed {
-                origin: pki::Origin::File(path.to_path_buf()),
-                expected,
-                reason,
-            },
-            other => other,
-        })?;
-        // A CRL from another CA would make OpenSSL refuse every client
-        // ("unable to get CRL"), so it is refused here instead.
-        let signed_by_a_client_ca = self.cas.iter().any(|ca| {
-            ca.as_x509()
-                .public_key()
-                .and_then(|key| crl.as_x509_crl().verify(&key))
-                .unwrap_or(false)
-        });
-        if !signed_by_a_client_ca {
-            return Err(Error::CrlFromOtherCa {
-                path: path.to_path_buf(),
-            });
-        }
-        if path.to_str().is_none_or(|s| s.contains('\0')) {
-            return Err(Error::UnusablePath {
-                path: path.to_path_buf(),
-                reason: "OpenSSL reads CRLs only from UTF-8 paths; rename the file",
-            });
-        }
-        // OpenSSL's PEM reader skips text before the block (`openssl crl -text` output).
-        let pem = bytes
-            .windows(b"-----BEGIN X509 CRL-----".len())
-            .any(|w| w == b"-----BEGIN X509 CRL-----");
-        self.crl = Some((path.to_path_buf(), pem));
-        Ok(self)
-    }
-
-    /// Whether a certificate is required or only asked for.
-    pub fn mode(&self) -> ClientAuth {
-        self.mode
     }
 }
 
@@ -203,14 +124,23 @@ pub enum ReloadEvent {
         /// The new certificate.
         certificate: Certificate,
     },
-    /// The CRL file changed; new handshakes check against it.
+    /// The CRL file changed; new handshakes check against it, and sessions
+    /// from before it are not resumed.
     CrlReloaded {
         /// The CRL file.
         crl: PathBuf,
+        /// Why the new CRL will refuse every client, if it will.
+        problem: Option<CrlProblem>,
     },
-    /// The new pair (or CRL) could not be used; the old one is kept.
+    /// The client-CA file changed; new handshakes verify against it, and
+    /// sessions from before it are not resumed.
+    ClientCasReloaded {
+        /// The client-CA file.
+        file: PathBuf,
+    },
+    /// The new pair (or CRL, or client CAs) could not be used; the old one is kept.
     Failed {
-        /// The certificate (or CRL) file.
+        /// The certificate (or CRL, or client-CA) file.
         cert: PathBuf,
         /// Why.
         error: Error,
@@ -287,7 +217,7 @@ impl TlsServerBuilder {
     pub fn build(self) -> Result<TlsServer> {
         let settings = Settings {
             profile: self.profile,
-            client: self.client,
+            client: RwLock::new(self.client.map(Arc::new)),
         };
         let served = |pattern: Option<SniPattern>, source: IdentitySource| -> Result<Served> {
             let identity = source.load()?;
@@ -346,6 +276,18 @@ impl TlsServer {
         let (_, identity) = self.shared.default.current();
         let mut builder = self.shared.settings.profile.acceptor()?;
         self.shared.settings.configure(&mut builder, &identity)?;
+        // With client verification, before OpenSSL looks at a session the
+        // client offers, the connection moves to the current context, whose
+        // session id context names the current client CAs and CRL: a
+        // session made under other ones is then not resumed. (The
+        // servername callback below runs only after resumption was decided.)
+        if self.shared.settings.client().is_some() {
+            let shared = Arc::clone(&self.shared);
+            builder.set_client_hello_callback(move |ssl, _alert| {
+                ssl.set_ssl_context(&shared.default.context())?;
+                Ok(ClientHelloResponse::SUCCESS)
+            });
+        }
         let shared = Arc::clone(&self.shared);
         builder.set_servername_callback(move |ssl, _alert| {
             let name = ssl.servername(NameType::HOST_NAME);
@@ -379,84 +321,120 @@ impl TlsServer {
 
     /// Whether client certificates are asked for, and how.
     pub fn client_auth(&self) -> Option<ClientAuth> {
-        self.shared.settings.client.as_ref().map(|c| c.mode)
+        self.shared.settings.client().map(|c| c.mode())
+    }
+
+    /// Why the CRL in use will refuse every client, if it will.
+    pub fn crl_problem(&self) -> Option<CrlProblem> {
+        self.shared.settings.client()?.crl_problem().cloned()
     }
 }
 
 struct Settings {
     profile: TlsProfile,
-    client: Option<ClientVerification>,
+    /// Replaced as a whole when the client-CA or CRL file changes.
+    client: RwLock<Option<Arc<ClientVerification>>>,
 }
 
 impl Settings {
+    fn client(&self) -> Option<Arc<ClientVerification>> {
+        self.client
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     fn context(&self, identity: &Identity) -> Result<SslContext> {
+        self.context_with(identity, self.client().as_deref())
+    }
+
+    fn context_with(
+        &self,
+        identity: &Identity,
+        client: Option<&ClientVerification>,
+    ) -> Result<SslContext> {
         let mut builder = self.profile.acceptor()?;
-        self.configure(&mut builder, identity)?;
+        configure(&mut builder, identity, client)?;
         Ok(builder.build().into_context())
     }
 
     fn configure(&self, builder: &mut SslContextBuilder, identity: &Identity) -> Result<()> {
-        builder
-            .set_certificate(identity.certificate().as_x509())
-            .context("use the certificate")?;
-        for cert in identity.chain() {
-            builder
-                .add_extra_chain_cert(cert.as_x509().clone())
-                .context("add an intermediate certificate")?;
-        }
-        builder
-            .set_private_key(identity.key().as_pkey())
-            .context("use the private key")?;
-        builder
-            .check_private_key()
-            .context("check the key against the certificate")?;
-        // Read whole records (and what follows them) in one system call, as
-        // nginx does; otherwise each record costs a read for its header and
-        // another for its body.
-        builder.set_read_ahead(true);
-        // Session resumption with client certificates needs a session id context.
-        builder
-            .set_session_id_context(b"actix-https")
-            .context("set the session id context")?;
-        builder.set_alpn_select_callback(|_, offered| {
-            openssl::ssl::select_next_proto(b"\x02h2\x08http/1.1", offered).ok_or(AlpnError::NOACK)
-        });
-        if let Some(client) = &self.client {
-            let mut store = X509StoreBuilder::new().context("start the client CA store")?;
-            for ca in &client.cas {
-                store
-                    .add_cert(ca.as_x509().clone())
-                    .context("trust a client CA")?;
-                builder
-                    .add_client_ca(ca.as_x509())
-                    .context("name a client CA to clients")?;
-            }
-            if let Some((path, pem)) = &client.crl {
-                let kind = if *pem {
-                    SslFiletype::PEM
-                } else {
-                    SslFiletype::ASN1
-                };
-                store
-                    .add_lookup(X509Lookup::file())
-                    .context("prepare CRL loading")?
-                    .load_crl_file(path, kind)
-                    .context("load the CRL")?;
-                store
-                    .set_flags(X509VerifyFlags::CRL_CHECK)
-                    .context("turn on CRL checking")?;
-            }
-            builder
-                .set_verify_cert_store(store.build())
-                .context("use the client CA store")?;
-            let mode = match client.mode {
-                ClientAuth::Optional => SslVerifyMode::PEER,
-                ClientAuth::Required => SslVerifyMode::PEER | SslVerifyMode::FAIL_IF_NO_PEER_CERT,
-            };
-            builder.set_verify(mode);
-        }
-        Ok(())
+        configure(builder, identity, self.client().as_deref())
     }
+}
+
+/// Every context the server uses is set up here.
+fn configure(
+    builder: &mut SslContextBuilder,
+    identity: &Identity,
+    client: Option<&ClientVerification>,
+) -> Result<()> {
+    builder
+        .set_certificate(identity.certificate().as_x509())
+        .context("use the certificate")?;
+    for cert in identity.chain() {
+        builder
+            .add_extra_chain_cert(cert.as_x509().clone())
+            .context("add an intermediate certificate")?;
+    }
+    builder
+        .set_private_key(identity.key().as_pkey())
+        .context("use the private key")?;
+    builder
+        .check_private_key()
+        .context("check the key against the certificate")?;
+    builder
+        .set_groups_list(GROUPS)
+        .context("choose the key exchange groups")?;
+    // Read whole records (and what follows them) in one system call, as
+    // nginx does; otherwise each record costs a read for its header and
+    // another for its body.
+    builder.set_read_ahead(true);
+    builder.set_alpn_select_callback(|_, offered| {
+        openssl::ssl::select_next_proto(b"\x02h2\x08http/1.1", offered).ok_or(AlpnError::NOACK)
+    });
+    let Some(client) = client else {
+        return builder
+            .set_session_id_context(SESSION_ID_CONTEXT)
+            .context("set the session id context");
+    };
+    // Sessions resume only under the client policy that verified them.
+    builder
+        .set_session_id_context(&client.session_id_context())
+        .context("set the session id context")?;
+    let mut store = X509StoreBuilder::new().context("start the client CA store")?;
+    for ca in client.cas() {
+        store
+            .add_cert(ca.as_x509().clone())
+            .context("trust a client CA")?;
+        builder
+            .add_client_ca(ca.as_x509())
+            .context("name a client CA to clients")?;
+    }
+    if let Some(crl) = client.crl() {
+        let kind = if crl.pem {
+            SslFiletype::PEM
+        } else {
+            SslFiletype::ASN1
+        };
+        store
+            .add_lookup(X509Lookup::file())
+            .context("prepare CRL loading")?
+            .load_crl_file(&crl.path, kind)
+            .context("load the CRL")?;
+        store
+            .set_flags(X509VerifyFlags::CRL_CHECK)
+            .context("turn on CRL checking")?;
+    }
+    builder
+        .set_verify_cert_store(store.build())
+        .context("use the client CA store")?;
+    let mode = match client.mode() {
+        ClientAuth::Optional => SslVerifyMode::PEER,
+        ClientAuth::Required => SslVerifyMode::PEER | SslVerifyMode::FAIL_IF_NO_PEER_CERT,
+    };
+    builder.set_verify_callback(mode, refuse_ca_leaf);
+    Ok(())
 }
 
 struct Shared {
@@ -466,27 +444,45 @@ struct Shared {
 }
 
 impl Shared {
-    /// Rebuilds every context from its current identity (for a changed CRL);
-    /// all or nothing, so one bad CRL leaves every context as it was.
-    fn rebuild_all(&self, crl: &Path) -> ReloadEvent {
+    /// Rebuilds every context from its current identity with new client
+    /// verification (a changed CRL or client-CA file); all or nothing, so
+    /// one bad file leaves every context as it was.
+    fn reload_client(
+        &self,
+        old: &ClientVerification,
+        changed: &Path,
+        event: impl FnOnce(&ClientVerification) -> ReloadEvent,
+    ) -> ReloadEvent {
+        let failed = |error| ReloadEvent::Failed {
+            cert: changed.to_path_buf(),
+            error,
+        };
+        let fresh = match old.reread() {
+            Ok(fresh) => fresh,
+            Err(error) => return failed(error),
+        };
         let all: Vec<&Served> = std::iter::once(&self.default).chain(&self.sni).collect();
         let rebuilt: Result<Vec<SslContext>> = all
             .iter()
-            .map(|served| self.settings.context(&served.current().1))
+            .map(|served| {
+                self.settings
+                    .context_with(&served.current().1, Some(&fresh))
+            })
             .collect();
         match rebuilt {
             Ok(contexts) => {
+                let reported = event(&fresh);
+                *self
+                    .settings
+                    .client
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(fresh));
                 for (served, context) in all.iter().zip(contexts) {
                     served.current.write().unwrap_or_else(|e| e.into_inner()).0 = context;
                 }
-                ReloadEvent::CrlReloaded {
-                    crl: crl.to_path_buf(),
-                }
+                reported
             }
-            Err(error) => ReloadEvent::Failed {
-                cert: crl.to_path_buf(),
-                error,
-            },
+            Err(error) => failed(error),
         }
     }
 
@@ -554,15 +550,10 @@ impl Served {
 }
 
 fn watch(shared: &Weak<Shared>, interval: Duration, hook: &ReloadHook) {
-    let crl_path = shared.upgrade().and_then(|s| {
-        s.settings
-            .client
-            .as_ref()?
-            .crl
-            .as_ref()
-            .map(|(p, _)| p.clone())
-    });
-    let mut crl_stamp = crl_path.as_ref().map(|p| Stamp::of(&[p]));
+    let mut client_stamps = ClientStamps::default();
+    if let Some(client) = shared.upgrade().and_then(|s| s.settings.client()) {
+        client_stamps.changed(&client);
+    }
     loop {
         std::thread::sleep(interval);
         let Some(shared) = shared.upgrade() else {
@@ -573,14 +564,52 @@ fn watch(shared: &Weak<Shared>, interval: Duration, hook: &ReloadHook) {
                 hook(&event);
             }
         }
-        // A new CRL (after `pki revoke` + `pki crl`) applies to every context.
-        if let Some(path) = &crl_path {
-            let now = Some(Stamp::of(&[path]));
-            if now != crl_stamp {
-                crl_stamp = now;
-                hook(&shared.rebuild_all(path));
-            }
+        // The client-CA file and the CRL (after `pki revoke` + `pki crl`)
+        // apply to every context.
+        let Some(client) = shared.settings.client() else {
+            continue;
+        };
+        let (ca_changed, crl_changed) = client_stamps.changed(&client);
+        if let Some(path) = ca_changed {
+            // The CRL is read again with the CAs, and not reported twice.
+            hook(
+                &shared.reload_client(&client, &path, |_| ReloadEvent::ClientCasReloaded {
+                    file: path.clone(),
+                }),
+            );
+        } else if let Some(path) = crl_changed {
+            hook(
+                &shared.reload_client(&client, &path, |fresh| ReloadEvent::CrlReloaded {
+                    crl: path.clone(),
+                    problem: fresh.crl_problem().cloned(),
+                }),
+            );
         }
+    }
+}
+
+/// The last seen versions of the client-CA file and the CRL.
+#[derive(Default)]
+struct ClientStamps {
+    seen: Option<(Option<Stamp>, Option<Stamp>)>,
+}
+
+impl ClientStamps {
+    /// Which of the two files changed since the last call (none on the first).
+    fn changed(&mut self, client: &ClientVerification) -> (Option<PathBuf>, Option<PathBuf>) {
+        let ca = client.ca_file().map(Path::to_path_buf);
+        let crl = client.crl().map(|c| c.path.clone());
+        let now = (
+            ca.as_ref().map(|p| Stamp::of(&[p])),
+            crl.as_ref().map(|p| Stamp::of(&[p])),
+        );
+        let Some(before) = self.seen.replace(now.clone()) else {
+            return (None, None);
+        };
+        (
+            ca.filter(|_| before.0 != now.0),
+            crl.filter(|_| before.1 != now.1),
+        )
     }
 }
 

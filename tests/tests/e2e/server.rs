@@ -29,7 +29,7 @@ const HTTPS_PAGE: &str = "This page is served over HTTPS.";
 const HTTP_PAGE: &str = "This page is served over plain HTTP (no TLS).";
 
 /// The line the server prints once it listens.
-const READY: &str = "Serving ";
+pub(crate) const READY: &str = "Serving ";
 
 /// An HTTP/1.1 request for `/whoami` that asks the server to close the
 /// connection afterwards, for `openssl s_client -ign_eof`.
@@ -75,18 +75,18 @@ except ssl.SSLCertVerificationError as e:
 "#;
 
 /// Every tool these tests call.
-fn tools() -> bool {
+pub(crate) fn tools() -> bool {
     require_tools(&["curl", "openssl", "python3"])
 }
 
 /// `actix-https --bind 127.0.0.1:PORT --workers 1 args…`, run in `dir` with
 /// `CAROOT=dir/ca`.
-fn start(dir: &Path, args: &[&str]) -> Server {
+pub(crate) fn start(dir: &Path, args: &[&str]) -> Server {
     start_with_env(dir, args, &[])
 }
 
 /// [`start`] with extra environment variables.
-fn start_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
+pub(crate) fn start_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
     let bin = workspace_bin("actix-https", "actix-https");
     let dir = dir.to_path_buf();
     let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
@@ -131,7 +131,7 @@ fn server_command(
 }
 
 /// The local CA certificate in `dir`'s `CAROOT`.
-fn ca_cert(dir: &Path) -> PathBuf {
+pub(crate) fn ca_cert(dir: &Path) -> PathBuf {
     dir.join("ca").join(CA_CERT_FILE)
 }
 
@@ -141,13 +141,13 @@ fn local_cert(dir: &Path) -> PathBuf {
 }
 
 /// `https://localhost:PORT<path>`.
-fn url(server: &Server, path: &str) -> String {
+pub(crate) fn url(server: &Server, path: &str) -> String {
     format!("https://localhost:{}{path}", server.port())
 }
 
 /// `curl` that resolves localhost to 127.0.0.1 for the server's port (the
 /// server listens only there) and trusts `ca`.
-fn curl_to(server: &Server, ca: &Path) -> TestCommand {
+pub(crate) fn curl_to(server: &Server, ca: &Path) -> TestCommand {
     let mut cmd = curl();
     cmd.arg("--resolve")
         .arg(format!("localhost:{}:127.0.0.1", server.port()))
@@ -157,7 +157,7 @@ fn curl_to(server: &Server, ca: &Path) -> TestCommand {
 }
 
 /// `curl --fail` GET of `path`, trusting `ca`, with `extra` options.
-fn get(server: &Server, ca: &Path, path: &str, extra: &[&str]) -> Output {
+pub(crate) fn get(server: &Server, ca: &Path, path: &str, extra: &[&str]) -> Output {
     curl_to(server, ca)
         .arg("--fail")
         .args(extra)
@@ -168,7 +168,7 @@ fn get(server: &Server, ca: &Path, path: &str, extra: &[&str]) -> Output {
 /// `/whoami` as flattened JSON: `version`, `alpn`, `sni`, `resumed`,
 /// `client_certificate` (`null`) or `client_certificate.subject`, … with
 /// JSON values (`"h2"`, `null`, `true`).
-fn whoami(out: &Output) -> BTreeMap<String, String> {
+pub(crate) fn whoami(out: &Output) -> BTreeMap<String, String> {
     assert!(out.status.success(), "/whoami failed\n{out}");
     let flat = python(PY_FLATTEN_JSON, [""; 0])
         .stdin(out.stdout.clone())
@@ -181,14 +181,14 @@ fn whoami(out: &Output) -> BTreeMap<String, String> {
 }
 
 /// One field of [`whoami`], failing with the whole document if absent.
-fn field<'a>(json: &'a BTreeMap<String, String>, key: &str) -> &'a str {
+pub(crate) fn field<'a>(json: &'a BTreeMap<String, String>, key: &str) -> &'a str {
     json.get(key)
         .unwrap_or_else(|| panic!("/whoami has no {key}: {json:#?}"))
 }
 
 /// `openssl s_client -connect 127.0.0.1:PORT args…` with empty stdin: it
 /// handshakes, prints the session and quits.
-fn s_client(server: &Server, args: &[&str]) -> Output {
+pub(crate) fn s_client(server: &Server, args: &[&str]) -> Output {
     openssl(["s_client", "-connect"])
         .arg(format!("127.0.0.1:{}", server.port()))
         .args(args)
@@ -198,7 +198,7 @@ fn s_client(server: &Server, args: &[&str]) -> Output {
 /// `openssl s_client … -ign_eof` sending a `/whoami` request and reading
 /// until the server closes: TLS 1.3 alerts and tickets arrive after the
 /// handshake, so only a client that waits sees them.
-fn s_client_whoami(server: &Server, args: &[&str]) -> Output {
+pub(crate) fn s_client_whoami(server: &Server, args: &[&str]) -> Output {
     openssl(["s_client", "-connect"])
         .arg(format!("127.0.0.1:{}", server.port()))
         .args(args)
@@ -221,7 +221,7 @@ fn openssl_serial(path: &Path) -> String {
         .to_uppercase()
 }
 
-fn path_str(path: &Path) -> &str {
+pub(crate) fn path_str(path: &Path) -> &str {
     path.to_str()
         .unwrap_or_else(|| panic!("not UTF-8: {}", path.display()))
 }
@@ -529,7 +529,7 @@ fn tls_profile_and_hsts_come_from_the_environment_too() {
     assert!(
         out.stdout
             .to_ascii_lowercase()
-            .contains("strict-transport-security: max-age=31536000"),
+            .contains("strict-transport-security: max-age=63072000"),
         "{out}"
     );
 }
@@ -540,7 +540,12 @@ fn tls_profile_and_hsts_come_from_the_environment_too() {
 
 /// Connects twice with `version`, saving the session the first time and
 /// offering it the second; returns both sessions' output.
-fn resume(server: &Server, ca: &Path, version: &str, extra: &[&str]) -> (Output, Output) {
+pub(crate) fn resume(
+    server: &Server,
+    ca: &Path,
+    version: &str,
+    extra: &[&str],
+) -> (Output, Output) {
     let tmp = tempdir();
     let sess = tmp.path().join("session.pem");
     let base = |flag: &str| -> Vec<String> {
@@ -727,13 +732,13 @@ fn cert_chain_file_sends_the_intermediate() {
 // ---------------------------------------------------------------------------
 
 /// How a refused client certificate shows up.
-struct Refusal {
+pub(crate) struct Refusal {
     /// How `curl --tls-max 1.2` exits.
-    tls12_code: i32,
+    pub(crate) tls12_code: i32,
     /// What it prints (the alert in the handshake, in curl's words).
-    tls12_alert: &'static str,
+    pub(crate) tls12_alert: &'static str,
     /// What `openssl s_client -tls1_3` prints once it reads the alert.
-    tls13_alert: &'static str,
+    pub(crate) tls13_alert: &'static str,
 }
 
 const NO_CERT: Refusal = Refusal {
@@ -746,7 +751,7 @@ const UNKNOWN_CA: Refusal = Refusal {
     tls12_alert: "alert unknown ca",
     tls13_alert: "alert unknown ca",
 };
-const REVOKED: Refusal = Refusal {
+pub(crate) const REVOKED: Refusal = Refusal {
     tls12_code: 35,
     tls12_alert: "alert certificate revoked",
     tls13_alert: "alert certificate revoked",
@@ -761,7 +766,7 @@ const EXPIRED: Refusal = Refusal {
 };
 
 /// Client certificate options for curl and s_client: none, or cert + key.
-fn curl_identity(identity: Option<(&Path, &Path)>) -> Vec<String> {
+pub(crate) fn curl_identity(identity: Option<(&Path, &Path)>) -> Vec<String> {
     match identity {
         None => Vec::new(),
         Some((cert, key)) => vec![
@@ -773,7 +778,7 @@ fn curl_identity(identity: Option<(&Path, &Path)>) -> Vec<String> {
     }
 }
 
-fn s_client_identity(identity: Option<(&Path, &Path)>) -> Vec<String> {
+pub(crate) fn s_client_identity(identity: Option<(&Path, &Path)>) -> Vec<String> {
     match identity {
         None => Vec::new(),
         Some((cert, key)) => vec![
@@ -789,7 +794,7 @@ fn s_client_identity(identity: Option<(&Path, &Path)>) -> Vec<String> {
 /// client sees it: curl over TLS 1.3 (exit code only: the connection is
 /// closed under it, see the report), curl over TLS 1.2 (exit 35 and the
 /// alert), and s_client over TLS 1.3 reading the alert.
-fn assert_client_refused(
+pub(crate) fn assert_client_refused(
     server: &Server,
     ca: &Path,
     identity: Option<(&Path, &Path)>,
@@ -829,7 +834,7 @@ fn assert_client_refused(
 
 /// Asserts that `identity` gets `/whoami` with its certificate in it, and
 /// returns the document.
-fn assert_client_accepted(
+pub(crate) fn assert_client_accepted(
     server: &Server,
     ca: &Path,
     curl_args: &[&str],
@@ -1133,7 +1138,7 @@ fn http_flag_serves_plain_http_without_tls() {
 // ---------------------------------------------------------------------------
 
 /// The response headers of a GET, lowercased.
-fn headers(server: &Server, ca: &Path, path: &str) -> String {
+pub(crate) fn headers(server: &Server, ca: &Path, path: &str) -> String {
     let out = get(
         server,
         ca,
@@ -1161,7 +1166,7 @@ fn hsts_is_sent_only_when_asked_for() {
     for path in ["/", "/whoami"] {
         let h = headers(&server, &ca, path);
         assert!(
-            h.contains("strict-transport-security: max-age=31536000; includesubdomains"),
+            h.contains("strict-transport-security: max-age=63072000; includesubdomains"),
             "{path}: {h}"
         );
     }
