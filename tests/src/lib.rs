@@ -903,6 +903,11 @@ impl Server {
         self.addr.port()
     }
 
+    /// The server's process id (for `/proc/PID/…`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// `https://host:port/`, with brackets around an IPv6 address.
     pub fn url(&self, host: &str) -> String {
         if host.contains(':') {

@@ -205,17 +205,7 @@ pub fn issue(root: &Path) -> Result<String> {
         }
         writeln!(report)?;
     }
-    let out = root.join("target").join("bench");
-    pki::fs::create_private_dir(&out)?;
-    let path = out.join("issue.md");
-    pki::fs::write_atomic(
-        &path,
-        report.as_bytes(),
-        pki::fs::Secrecy::Public,
-        pki::fs::Overwrite::Replace,
-    )?;
-    writeln!(report, "(written to {})", path.display())?;
-    Ok(report)
+    save_report(root, "issue.md", report)
 }
 
 /// `cargo build --release` of the packages the benchmark runs.
@@ -368,9 +358,14 @@ pub fn server(root: &Path) -> Result<String> {
             )?;
         }
     }
+    save_report(root, "server.md", report)
+}
+
+/// Writes `report` to `target/bench/NAME` and returns it with a line saying where.
+pub(crate) fn save_report(root: &Path, name: &str, mut report: String) -> Result<String> {
     let out = root.join("target").join("bench");
     pki::fs::create_private_dir(&out)?;
-    let path = out.join("server.md");
+    let path = out.join(name);
     pki::fs::write_atomic(
         &path,
         report.as_bytes(),

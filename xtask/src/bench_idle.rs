@@ -15,7 +15,8 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 
 use crate::bench::{
-    Running, build_release, free_port, nginx_binary, peak_rss_kib, start_nginx, wait_for_port,
+    Running, build_release, free_port, nginx_binary, peak_rss_kib, save_report, start_nginx,
+    wait_for_port,
 };
 
 /// Crowd sizes: the 600 (which stalled every client for ~2 s) and
@@ -132,15 +133,5 @@ pub fn idle(root: &Path) -> Result<String> {
             )?;
         }
     }
-    let out = root.join("target").join("bench");
-    pki::fs::create_private_dir(&out)?;
-    let path = out.join("idle.md");
-    pki::fs::write_atomic(
-        &path,
-        report.as_bytes(),
-        pki::fs::Secrecy::Public,
-        pki::fs::Overwrite::Replace,
-    )?;
-    writeln!(report, "\n(written to {})", path.display())?;
-    Ok(report)
+    save_report(root, "idle.md", report)
 }

@@ -104,7 +104,7 @@ pub(crate) fn start_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) ->
 
 /// The command [`start`] runs, with no `ACTIX_HTTPS_*` variable from the
 /// caller's environment.
-fn server_command(
+pub(crate) fn server_command(
     bin: &Path,
     dir: &Path,
     port: u16,

@@ -3,18 +3,21 @@
 //! connections, weak key exchanges, a CA certificate posing as a client, a
 //! stale CRL. Each test failed before its fix.
 
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use e2e::{
-    Output, Server, TestResult, openssl, pki, python, read_text, require_tool, tempdir, write_file,
+    Output, Server, TestResult, openssl, pki, python, read_text, require_tool, tempdir,
+    workspace_bin, write_file,
 };
 use pki::Ca;
 
 use crate::server::{
-    REVOKED, Refusal, assert_client_accepted, assert_client_refused, ca_cert, path_str, s_client,
-    s_client_whoami, start, tools,
+    READY, REVOKED, Refusal, assert_client_accepted, assert_client_refused, ca_cert, path_str,
+    s_client, s_client_whoami, server_command, start, tools,
 };
 
 /// Waits until the server's log holds `needle` `count` times, failing with
@@ -48,42 +51,15 @@ fn client_files(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
     )
 }
 
-/// Saves a session of `identity` with `version` into `session`, asserting
-/// the server let it in.
-fn save_session(
+/// `openssl s_client` as `identity`, asking for `/whoami`, with `flag`
+/// (`-sess_out` to save the session, `-sess_in` to offer a saved one, with
+/// the certificate too, as an attacker would) and the `session` file.
+fn s_client_session(
     server: &Server,
     ca: &Path,
     version: &str,
     identity: (&Path, &Path),
-    session: &Path,
-) {
-    let out = s_client_whoami(
-        server,
-        &[
-            version,
-            "-servername",
-            "localhost",
-            "-CAfile",
-            path_str(ca),
-            "-cert",
-            path_str(identity.0),
-            "-key",
-            path_str(identity.1),
-            "-sess_out",
-            path_str(session),
-        ],
-    );
-    out.assert_stdout_contains("\"resumed\":false")
-        .assert_stdout_contains("\"client_certificate\":{");
-    assert!(session.is_file(), "no session was saved\n{out}");
-}
-
-/// Offers the saved `session` (with the certificate, as an attacker would).
-fn offer_session(
-    server: &Server,
-    ca: &Path,
-    version: &str,
-    identity: (&Path, &Path),
+    flag: &str,
     session: &Path,
 ) -> Output {
     s_client_whoami(
@@ -98,10 +74,36 @@ fn offer_session(
             path_str(identity.0),
             "-key",
             path_str(identity.1),
-            "-sess_in",
+            flag,
             path_str(session),
         ],
     )
+}
+
+/// Saves a session of `identity` with `version` into `session`, asserting
+/// the server let it in.
+fn save_session(
+    server: &Server,
+    ca: &Path,
+    version: &str,
+    identity: (&Path, &Path),
+    session: &Path,
+) {
+    let out = s_client_session(server, ca, version, identity, "-sess_out", session);
+    out.assert_stdout_contains("\"resumed\":false")
+        .assert_stdout_contains("\"client_certificate\":{");
+    assert!(session.is_file(), "no session was saved\n{out}");
+}
+
+/// Offers the saved `session`.
+fn offer_session(
+    server: &Server,
+    ca: &Path,
+    version: &str,
+    identity: (&Path, &Path),
+    session: &Path,
+) -> Output {
+    s_client_session(server, ca, version, identity, "-sess_in", session)
 }
 
 const VERSIONS: [(&str, &str); 2] = [("-tls1_2", "TLSv1.2"), ("-tls1_3", "TLSv1.3")];
@@ -470,6 +472,50 @@ fn five_thousand_idle_connections_do_not_stall_new_clients() {
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| panic!("no p99 in\n{out}"));
     assert!(p99 < 1000.0, "new clients waited {p99} ms (p99)\n{out}");
+}
+
+/// Started with an open-file soft limit of 1,024 (a common default, far
+/// below 5,000 connections), the server raises it to the hard limit, as
+/// nginx and Go do.
+#[test]
+fn open_file_soft_limit_is_raised_to_the_hard_limit() {
+    if !tools() || !require_tool("prlimit") {
+        return;
+    }
+    let dir = tempdir();
+    let d = dir.path().to_path_buf();
+    let bin = workspace_bin("actix-https", "actix-https");
+    let server = Server::start(
+        "actix-https under prlimit",
+        IpAddr::V4(Ipv4Addr::LOCALHOST),
+        READY,
+        move |port| {
+            let inner = server_command(&bin, &d, port, &[], &[]);
+            let mut cmd = Command::new("prlimit");
+            cmd.arg("--nofile=1024:")
+                .arg(inner.get_program())
+                .args(inner.get_args());
+            if let Some(cwd) = inner.get_current_dir() {
+                cmd.current_dir(cwd);
+            }
+            for (key, value) in inner.get_envs() {
+                match value {
+                    Some(v) => cmd.env(key, v),
+                    None => cmd.env_remove(key),
+                };
+            }
+            cmd
+        },
+    );
+    let limits = read_text(Path::new(&format!("/proc/{}/limits", server.pid())));
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap_or_else(|| panic!("no open-file limit in\n{limits}"));
+    let numbers: Vec<&str> = line.split_whitespace().skip(3).take(2).collect();
+    assert_eq!(numbers.len(), 2, "{line}");
+    assert_eq!(numbers[0], numbers[1], "soft limit not raised: {line}");
+    assert_ne!(numbers[0], "1024", "soft limit not raised: {line}");
 }
 
 /// `tests/scripts/idle_crowd.py`, shared with `cargo xtask bench idle`.
