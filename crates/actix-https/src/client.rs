@@ -2,7 +2,7 @@
 //! rules OpenSSL's chain check leaves to the application.
 //!
 //! Three things here are easy to get wrong with plain OpenSSL:
-//! - A certificate with `CA:TRUE` chains to a trusted CA and may carry
+//! - A certificate with `CA:TRUE` issued by a trusted CA may carry
 //!   `clientAuth`, so OpenSSL accepts it as a client. Browsers refuse a CA as
 //!   an end entity, and so does [`refuse_ca_leaf`].
 //! - A resumed session skips certificate verification. Resumption is bound
@@ -24,6 +24,7 @@ use openssl::x509::{X509StoreContextRef, X509VerifyResult};
 use pki::Certificate;
 
 use crate::error::{Error, Result};
+use crate::reload::Stamp;
 
 /// Whether a client certificate is asked for, and whether one is required.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,8 +41,9 @@ pub enum ClientAuth {
 pub struct ClientVerification {
     mode: ClientAuth,
     cas: Vec<Certificate>,
-    /// The file the CAs came from, watched for changes when reloading.
-    ca_file: Option<PathBuf>,
+    /// The file the CAs came from, watched for changes when reloading, and
+    /// its version before it was read.
+    ca_file: Option<(PathBuf, Stamp)>,
     crl: Option<LoadedCrl>,
 }
 
@@ -51,6 +53,8 @@ pub(crate) struct LoadedCrl {
     pub(crate) path: PathBuf,
     /// PEM, else DER.
     pub(crate) pem: bool,
+    /// The file's version before it was read.
+    stamp: Stamp,
     digest: [u8; 32],
     problem: Option<CrlProblem>,
 }
@@ -69,14 +73,16 @@ impl ClientVerification {
     /// Reads the trusted CAs from a PEM file (one or more certificates); a
     /// server reloading its files reads this one again when it changes.
     pub fn from_file(mode: ClientAuth, path: &Path) -> Result<Self> {
+        let stamp = Stamp::of(&[path]);
         let mut verification = Self::new(mode, read_cas(path)?);
-        verification.ca_file = Some(path.to_path_buf());
+        verification.ca_file = Some((path.to_path_buf(), stamp));
         Ok(verification)
     }
 
     /// Refuses client certificates that this CRL (PEM or DER) revokes.
     pub fn crl_file(mut self, path: &Path) -> Result<Self> {
         // Parsed here first, so a bad file is refused with its name.
+        let stamp = Stamp::of(&[path]);
         let bytes = pki::fs::read(path)?;
         let crl = pki::crl::Crl::from_bytes(&bytes).map_err(|e| match e {
             pki::Error::Malformed {
@@ -114,6 +120,7 @@ impl ClientVerification {
         self.crl = Some(LoadedCrl {
             path: path.to_path_buf(),
             pem,
+            stamp,
             digest: openssl::sha::sha256(&bytes),
             problem: CrlProblem::of(path, &crl),
         });
@@ -134,7 +141,7 @@ impl ClientVerification {
     /// The same verification read again from its files.
     pub fn reread(&self) -> Result<Self> {
         let mut fresh = match &self.ca_file {
-            Some(path) => Self::from_file(self.mode, path)?,
+            Some((path, _)) => Self::from_file(self.mode, path)?,
             None => Self::new(self.mode, self.cas.clone()),
         };
         if let Some(crl) = &self.crl {
@@ -164,7 +171,28 @@ impl ClientVerification {
 
     /// The client-CA file, if the CAs came from one.
     pub(crate) fn ca_file(&self) -> Option<&Path> {
-        self.ca_file.as_deref()
+        self.ca_file.as_ref().map(|(path, _)| path.as_path())
+    }
+
+    /// The CRL file, if there is one.
+    pub(crate) fn crl_path(&self) -> Option<&Path> {
+        self.crl.as_ref().map(|crl| crl.path.as_path())
+    }
+
+    /// The versions of the client-CA file and the CRL that were read.
+    pub(crate) fn stamps(&self) -> (Option<Stamp>, Option<Stamp>) {
+        (
+            self.ca_file.as_ref().map(|(_, stamp)| stamp.clone()),
+            self.crl.as_ref().map(|crl| crl.stamp.clone()),
+        )
+    }
+
+    /// The versions of the same files on disk now.
+    pub(crate) fn stamps_on_disk(&self) -> (Option<Stamp>, Option<Stamp>) {
+        (
+            self.ca_file().map(|path| Stamp::of(&[path])),
+            self.crl_path().map(|path| Stamp::of(&[path])),
+        )
     }
 
     pub(crate) fn cas(&self) -> &[Certificate] {
@@ -191,17 +219,21 @@ fn read_cas(path: &Path) -> Result<Vec<Certificate>> {
 }
 
 /// The part of certificate verification OpenSSL leaves to us: once the chain
-/// verified, a client certificate that claims to be a CA (`CA:TRUE`) is
-/// refused as browsers refuse one as a server certificate; a CA is there
-/// to issue identities, not to be one. Use as the verify callback.
+/// verified, a client certificate that claims to be a CA (`CA:TRUE`) and was
+/// issued by a client CA is refused, as browsers refuse a CA as a server
+/// certificate: a CA is there to issue identities, not to be one, and
+/// OpenSSL's `sslclient` purpose lets it through. A self-signed one is
+/// trusted only if it is itself in the client-CA file, which is the
+/// operator's explicit choice, so it passes. Use as the verify callback.
 pub(crate) fn refuse_ca_leaf(preverified: bool, ctx: &mut X509StoreContextRef) -> bool {
     if !preverified || ctx.error_depth() != 0 {
         return preverified;
     }
-    let claims_ca = ctx
-        .current_cert()
-        .is_some_and(|cert| Certificate::from_x509(cert.to_owned()).claims_ca());
-    if claims_ca {
+    let issued_ca = ctx.current_cert().is_some_and(|cert| {
+        let cert = Certificate::from_x509(cert.to_owned());
+        cert.claims_ca() && !cert.is_self_issued()
+    });
+    if issued_ca {
         ctx.set_error(X509VerifyResult::APPLICATION_VERIFICATION);
         return false;
     }

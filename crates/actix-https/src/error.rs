@@ -24,7 +24,7 @@ pub enum Error {
     },
     /// The certificate to serve is a CA certificate.
     #[error(
-        "{} is a CA certificate ({subject}, CA:TRUE), and browsers refuse a CA as a server's certificate; serve a certificate it issued instead (`pki cert localhost` makes one)",
+        "{} is a CA certificate ({subject}, CA:TRUE) issued by another CA: browsers refuse a CA as a server's certificate, and serving it hands out a certificate that can issue others; serve a certificate it issued instead (`pki cert localhost` makes one)",
         cert.display()
     )]
     CaAsLeaf {

@@ -69,6 +69,13 @@ impl Identity {
         })
     }
 
+    /// Whether the certificate is a self-signed one that says `CA:TRUE`, as
+    /// `openssl req -x509` makes by default: curl, Python and Chrome accept
+    /// it when told to trust it, Firefox refuses it.
+    pub fn is_self_signed_ca(&self) -> bool {
+        self.certificate.claims_ca() && self.certificate.is_self_issued()
+    }
+
     /// The leaf certificate.
     pub fn certificate(&self) -> &Certificate {
         &self.certificate
@@ -85,10 +92,14 @@ impl Identity {
     }
 }
 
-/// Browsers refuse a CA certificate as a server's (Firefox names it
-/// `CA_CERT_USED_AS_END_ENTITY`), so one is refused before it is served.
+/// A CA certificate issued by another CA is refused as a server's own:
+/// browsers refuse a CA as an end entity (Firefox names it
+/// `CA_CERT_USED_AS_END_ENTITY`), and serving a sub-CA hands out what can
+/// issue certificates. A self-signed one (`openssl req -x509` writes
+/// `CA:TRUE` by default) is let through, since clients that trust it trust
+/// it as itself; the binary warns about it ([`Identity::is_self_signed_ca`]).
 fn refuse_ca(leaf: &Certificate, path: &Path) -> Result<()> {
-    if leaf.claims_ca() {
+    if leaf.claims_ca() && !leaf.is_self_issued() {
         return Err(Error::CaAsLeaf {
             cert: path.to_path_buf(),
             subject: leaf.subject(),

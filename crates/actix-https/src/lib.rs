@@ -32,6 +32,7 @@ pub mod conn;
 pub mod error;
 pub mod identity;
 pub mod pages;
+mod reload;
 pub mod tls;
 
 pub use client::{ClientAuth, ClientVerification, CrlProblem};

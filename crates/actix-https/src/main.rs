@@ -509,6 +509,16 @@ fn print_banner(plan: &Plan, bound: &[SocketAddr], redirect_port: Option<u16>) {
                 pki::cert::format_time(cert.not_after())
             );
         }
+        if tls.serves_self_signed_ca() {
+            eprintln!(
+                "warning: the certificate for {} is a self-signed CA certificate (CA:TRUE), as \
+                 `openssl req -x509` makes by default; curl, Python and Chrome accept it when told \
+                 to trust it, but Firefox refuses it (CA_CERT_USED_AS_END_ENTITY). `pki cert \
+                 localhost` makes one your local CA vouches for, `pki self-signed localhost` a \
+                 self-signed one without CA:TRUE",
+                names(&cert)
+            );
+        }
         if let Some(problem) = tls.crl_problem() {
             eprintln!("warning: {problem}");
         }

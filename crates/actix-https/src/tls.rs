@@ -3,20 +3,22 @@
 //!
 //! Every handshake goes through one servername callback that picks the
 //! identity for the name the client asked for (SNI, with wildcards) and
-//! switches the connection to that identity's current `SslContext`. The same
-//! switch is what makes hot reload work: a background thread watches the
-//! certificate and key files, builds a new context when they change, and
-//! swaps it in; handshakes already under way keep the old one. Every context
-//! is built by one function, so policy and client verification are the same
+//! switches the connection to that identity's current `SslContext`. The
+//! contexts in use form one `Snapshot`, replaced as a whole on reload
+//! (see `reload.rs`); with client verification, the ClientHello callback
+//! pins the snapshot a handshake starts with, so no handshake mixes an old
+//! policy with a new one. Every context is built by one function
+//! (`configure`), so policy and client verification are the same
 //! whichever identity serves.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock, Weak};
-use std::time::{Duration, SystemTime};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 
+use openssl::ex_data::Index;
 use openssl::ssl::{
-    AlpnError, ClientHelloResponse, NameType, SniError, SslAcceptor, SslAcceptorBuilder,
+    AlpnError, ClientHelloResponse, NameType, SniError, Ssl, SslAcceptor, SslAcceptorBuilder,
     SslContext, SslContextBuilder, SslFiletype, SslMethod, SslVerifyMode,
 };
 use openssl::x509::store::{X509Lookup, X509StoreBuilder};
@@ -26,6 +28,7 @@ use pki::{Certificate, Passphrase};
 use crate::client::{ClientAuth, ClientVerification, CrlProblem, refuse_ca_leaf};
 use crate::error::{Context as _, Error, Result};
 use crate::identity::Identity;
+use crate::reload::{Stamp, watch};
 
 /// The key exchanges offered, as Mozilla's intermediate and modern
 /// configurations list them (version 5.7): X448 and P-521 are left out, as
@@ -95,7 +98,7 @@ impl fmt::Debug for IdentitySource {
 }
 
 impl IdentitySource {
-    fn load(&self) -> Result<Identity> {
+    pub(crate) fn load(&self) -> Result<Identity> {
         match self {
             IdentitySource::Fixed(id) => Ok(id.clone()),
             IdentitySource::Files {
@@ -106,10 +109,12 @@ impl IdentitySource {
         }
     }
 
-    fn stamp(&self) -> Option<Stamp> {
+    pub(crate) fn stamp(&self) -> Option<Stamp> {
         match self {
             IdentitySource::Fixed(_) => None,
-            IdentitySource::Files { cert, key, .. } => Some(Stamp::of(&[cert, key])),
+            IdentitySource::Files { cert, key, .. } => {
+                Some(Stamp::of(&[cert.as_path(), key.as_path()]))
+            }
         }
     }
 }
@@ -147,7 +152,7 @@ pub enum ReloadEvent {
     },
 }
 
-type ReloadHook = Arc<dyn Fn(&ReloadEvent) + Send + Sync>;
+pub(crate) type ReloadHook = Arc<dyn Fn(&ReloadEvent) + Send + Sync>;
 
 /// Builds a [`TlsServer`].
 pub struct TlsServerBuilder {
@@ -219,26 +224,39 @@ impl TlsServerBuilder {
             profile: self.profile,
             client: RwLock::new(self.client.map(Arc::new)),
         };
-        let served = |pattern: Option<SniPattern>, source: IdentitySource| -> Result<Served> {
+        // Each file's version is taken before it is read, so a change made
+        // while the server starts is seen by the watcher, never lost.
+        let load = |pattern: Option<SniPattern>, source: IdentitySource| {
+            let stamp = source.stamp();
             let identity = source.load()?;
             let context = settings.context(&identity)?;
-            Ok(Served {
-                pattern,
-                stamp: Mutex::new(source.stamp()),
-                source,
-                current: RwLock::new((context, identity)),
-            })
+            Ok::<_, Error>((
+                Entry {
+                    pattern,
+                    source,
+                    stamp: Mutex::new(stamp),
+                },
+                (context, identity),
+            ))
         };
-        let default = served(None, self.default)?;
-        let sni = self
-            .sni
-            .into_iter()
-            .map(|(p, s)| served(Some(p), s))
-            .collect::<Result<Vec<_>>>()?;
+        let (default, default_served) = load(None, self.default)?;
+        let mut sni = Vec::new();
+        let mut sni_served = Vec::new();
+        for (pattern, source) in self.sni {
+            let (entry, served) = load(Some(pattern), source)?;
+            sni.push(entry);
+            sni_served.push(served);
+        }
         let shared = Arc::new(Shared {
             settings,
             default,
             sni,
+            current: RwLock::new(Arc::new(Snapshot {
+                default: default_served,
+                sni: sni_served,
+            })),
+            snapshot_index: Ssl::new_ex_index()
+                .context("make room for the handshake's contexts")?,
         });
         if let Some((interval, hook)) = self.reload {
             let weak = Arc::downgrade(&shared);
@@ -273,25 +291,34 @@ impl TlsServer {
     /// A fresh acceptor builder for `HttpServer::bind_openssl` (one per
     /// bind; all share the identities and their reloads).
     pub fn acceptor(&self) -> Result<SslAcceptorBuilder> {
-        let (_, identity) = self.shared.default.current();
+        let snapshot = self.shared.snapshot();
         let mut builder = self.shared.settings.profile.acceptor()?;
-        self.shared.settings.configure(&mut builder, &identity)?;
+        self.shared
+            .settings
+            .configure(&mut builder, &snapshot.default.1)?;
+        let index = self.shared.snapshot_index;
         // With client verification, before OpenSSL looks at a session the
-        // client offers, the connection moves to the current context, whose
+        // client offers, the connection moves to the current contexts, whose
         // session id context names the current client CAs and CRL: a
         // session made under other ones is then not resumed. (The
-        // servername callback below runs only after resumption was decided.)
+        // servername callback runs only after resumption was decided, so the
+        // snapshot is kept for it.)
         if self.shared.settings.client().is_some() {
             let shared = Arc::clone(&self.shared);
             builder.set_client_hello_callback(move |ssl, _alert| {
-                ssl.set_ssl_context(&shared.default.context())?;
+                let snapshot = shared.snapshot();
+                ssl.set_ssl_context(&snapshot.default.0)?;
+                ssl.set_ex_data(index, snapshot);
                 Ok(ClientHelloResponse::SUCCESS)
             });
         }
         let shared = Arc::clone(&self.shared);
         builder.set_servername_callback(move |ssl, _alert| {
-            let name = ssl.servername(NameType::HOST_NAME);
-            let context = shared.pick(name).context();
+            let which = shared.pick(ssl.servername(NameType::HOST_NAME));
+            let context = match ssl.ex_data(index) {
+                Some(pinned) => pinned.get(which).0.clone(),
+                None => shared.snapshot().get(which).0.clone(),
+            };
             ssl.set_ssl_context(&context)
                 .map_err(|_| SniError::ALERT_FATAL)
         });
@@ -300,21 +327,29 @@ impl TlsServer {
 
     /// The certificate served to clients that match no SNI entry, as it is now.
     pub fn default_certificate(&self) -> Certificate {
-        self.shared.default.current().1.certificate().clone()
+        self.shared.snapshot().default.1.certificate().clone()
+    }
+
+    /// Whether the default certificate is a self-signed `CA:TRUE` one, which
+    /// Firefox refuses ([`Identity::is_self_signed_ca`]).
+    pub fn serves_self_signed_ca(&self) -> bool {
+        self.shared.snapshot().default.1.is_self_signed_ca()
     }
 
     /// The certificates of the SNI entries, with their host patterns.
     pub fn sni_certificates(&self) -> Vec<(String, Certificate)> {
+        let snapshot = self.shared.snapshot();
         self.shared
             .sni
             .iter()
-            .map(|s| {
-                let pattern = s
+            .zip(&snapshot.sni)
+            .map(|(entry, (_, identity))| {
+                let pattern = entry
                     .pattern
                     .as_ref()
                     .map(ToString::to_string)
                     .unwrap_or_default();
-                (pattern, s.current().1.certificate().clone())
+                (pattern, identity.certificate().clone())
             })
             .collect()
     }
@@ -330,25 +365,25 @@ impl TlsServer {
     }
 }
 
-struct Settings {
+pub(crate) struct Settings {
     profile: TlsProfile,
     /// Replaced as a whole when the client-CA or CRL file changes.
-    client: RwLock<Option<Arc<ClientVerification>>>,
+    pub(crate) client: RwLock<Option<Arc<ClientVerification>>>,
 }
 
 impl Settings {
-    fn client(&self) -> Option<Arc<ClientVerification>> {
+    pub(crate) fn client(&self) -> Option<Arc<ClientVerification>> {
         self.client
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
     }
 
-    fn context(&self, identity: &Identity) -> Result<SslContext> {
+    pub(crate) fn context(&self, identity: &Identity) -> Result<SslContext> {
         self.context_with(identity, self.client().as_deref())
     }
 
-    fn context_with(
+    pub(crate) fn context_with(
         &self,
         identity: &Identity,
         client: Option<&ClientVerification>,
@@ -437,198 +472,59 @@ fn configure(
     Ok(())
 }
 
-struct Shared {
-    settings: Settings,
-    default: Served,
-    sni: Vec<Served>,
+/// What the callbacks, the acceptors and the reload watcher share.
+pub(crate) struct Shared {
+    pub(crate) settings: Settings,
+    /// Where the default identity comes from.
+    pub(crate) default: Entry,
+    /// Where each SNI identity comes from, in the order given.
+    pub(crate) sni: Vec<Entry>,
+    /// The contexts in use, replaced as a whole.
+    current: RwLock<Arc<Snapshot>>,
+    /// Where a handshake keeps the snapshot it started with.
+    snapshot_index: Index<Ssl, Arc<Snapshot>>,
 }
 
 impl Shared {
-    /// Rebuilds every context from its current identity with new client
-    /// verification (a changed CRL or client-CA file); all or nothing, so
-    /// one bad file leaves every context as it was.
-    fn reload_client(
-        &self,
-        old: &ClientVerification,
-        changed: &Path,
-        event: impl FnOnce(&ClientVerification) -> ReloadEvent,
-    ) -> ReloadEvent {
-        let failed = |error| ReloadEvent::Failed {
-            cert: changed.to_path_buf(),
-            error,
-        };
-        let fresh = match old.reread() {
-            Ok(fresh) => fresh,
-            Err(error) => return failed(error),
-        };
-        let all: Vec<&Served> = std::iter::once(&self.default).chain(&self.sni).collect();
-        let rebuilt: Result<Vec<SslContext>> = all
+    /// The contexts in use now.
+    pub(crate) fn snapshot(&self) -> Arc<Snapshot> {
+        Arc::clone(&self.current.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Puts `snapshot` in use for new handshakes; those under way keep theirs.
+    pub(crate) fn publish(&self, snapshot: Snapshot) {
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(snapshot);
+    }
+
+    /// Which SNI entry serves `name` (`None`: the default).
+    fn pick(&self, name: Option<&str>) -> Option<usize> {
+        let name = name?;
+        self.sni
             .iter()
-            .map(|served| {
-                self.settings
-                    .context_with(&served.current().1, Some(&fresh))
-            })
-            .collect();
-        match rebuilt {
-            Ok(contexts) => {
-                let reported = event(&fresh);
-                *self
-                    .settings
-                    .client
-                    .write()
-                    .unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(fresh));
-                for (served, context) in all.iter().zip(contexts) {
-                    served.current.write().unwrap_or_else(|e| e.into_inner()).0 = context;
-                }
-                reported
-            }
-            Err(error) => failed(error),
-        }
-    }
-
-    fn pick(&self, name: Option<&str>) -> &Served {
-        name.and_then(|n| {
-            self.sni
-                .iter()
-                .find(|s| s.pattern.as_ref().is_some_and(|p| p.matches(n)))
-        })
-        .unwrap_or(&self.default)
+            .position(|e| e.pattern.as_ref().is_some_and(|p| p.matches(name)))
     }
 }
 
-struct Served {
+/// Where one identity comes from, and the version of its files last read.
+pub(crate) struct Entry {
     pattern: Option<SniPattern>,
-    source: IdentitySource,
-    stamp: Mutex<Option<Stamp>>,
-    current: RwLock<(SslContext, Identity)>,
+    pub(crate) source: IdentitySource,
+    /// Taken before the files were read.
+    pub(crate) stamp: Mutex<Option<Stamp>>,
 }
 
-impl Served {
-    /// The context to switch a handshake to (a reference-count increment).
-    fn context(&self) -> SslContext {
-        let guard = self.current.read().unwrap_or_else(|e| e.into_inner());
-        guard.0.clone()
-    }
-
-    fn current(&self) -> (SslContext, Identity) {
-        let guard = self.current.read().unwrap_or_else(|e| e.into_inner());
-        (guard.0.clone(), guard.1.clone())
-    }
-
-    /// Reloads if the files changed since last time; `None` if they did not.
-    fn reload_if_changed(&self, settings: &Settings) -> Option<ReloadEvent> {
-        let IdentitySource::Files { cert, .. } = &self.source else {
-            return None;
-        };
-        let now = self.source.stamp();
-        {
-            let mut last = self.stamp.lock().unwrap_or_else(|e| e.into_inner());
-            if *last == now {
-                return None;
-            }
-            *last = now;
-        }
-        let loaded = self
-            .source
-            .load()
-            .and_then(|identity| Ok((settings.context(&identity)?, identity)));
-        Some(match loaded {
-            Ok((context, identity)) => {
-                let certificate = identity.certificate().clone();
-                *self.current.write().unwrap_or_else(|e| e.into_inner()) = (context, identity);
-                ReloadEvent::Reloaded {
-                    cert: cert.clone(),
-                    certificate,
-                }
-            }
-            Err(error) => ReloadEvent::Failed {
-                cert: cert.clone(),
-                error,
-            },
-        })
-    }
+/// A context and its identity per entry: the default, then the SNI entries
+/// in the order of [`Shared::sni`].
+#[derive(Clone)]
+pub(crate) struct Snapshot {
+    pub(crate) default: (SslContext, Identity),
+    pub(crate) sni: Vec<(SslContext, Identity)>,
 }
 
-fn watch(shared: &Weak<Shared>, interval: Duration, hook: &ReloadHook) {
-    let mut client_stamps = ClientStamps::default();
-    if let Some(client) = shared.upgrade().and_then(|s| s.settings.client()) {
-        client_stamps.changed(&client);
-    }
-    loop {
-        std::thread::sleep(interval);
-        let Some(shared) = shared.upgrade() else {
-            return;
-        };
-        for served in std::iter::once(&shared.default).chain(&shared.sni) {
-            if let Some(event) = served.reload_if_changed(&shared.settings) {
-                hook(&event);
-            }
-        }
-        // The client-CA file and the CRL (after `pki revoke` + `pki crl`)
-        // apply to every context.
-        let Some(client) = shared.settings.client() else {
-            continue;
-        };
-        let (ca_changed, crl_changed) = client_stamps.changed(&client);
-        if let Some(path) = ca_changed {
-            // The CRL is read again with the CAs, and not reported twice.
-            hook(
-                &shared.reload_client(&client, &path, |_| ReloadEvent::ClientCasReloaded {
-                    file: path.clone(),
-                }),
-            );
-        } else if let Some(path) = crl_changed {
-            hook(
-                &shared.reload_client(&client, &path, |fresh| ReloadEvent::CrlReloaded {
-                    crl: path.clone(),
-                    problem: fresh.crl_problem().cloned(),
-                }),
-            );
-        }
-    }
-}
-
-/// The last seen versions of the client-CA file and the CRL.
-#[derive(Default)]
-struct ClientStamps {
-    seen: Option<(Option<Stamp>, Option<Stamp>)>,
-}
-
-impl ClientStamps {
-    /// Which of the two files changed since the last call (none on the first).
-    fn changed(&mut self, client: &ClientVerification) -> (Option<PathBuf>, Option<PathBuf>) {
-        let ca = client.ca_file().map(Path::to_path_buf);
-        let crl = client.crl().map(|c| c.path.clone());
-        let now = (
-            ca.as_ref().map(|p| Stamp::of(&[p])),
-            crl.as_ref().map(|p| Stamp::of(&[p])),
-        );
-        let Some(before) = self.seen.replace(now.clone()) else {
-            return (None, None);
-        };
-        (
-            ca.filter(|_| before.0 != now.0),
-            crl.filter(|_| before.1 != now.1),
-        )
-    }
-}
-
-/// What identifies a version of the files: size and modification time of each.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Stamp(Vec<Option<(u64, SystemTime)>>);
-
-impl Stamp {
-    fn of(paths: &[&PathBuf]) -> Self {
-        Stamp(
-            paths
-                .iter()
-                .map(|p| {
-                    std::fs::metadata(p)
-                        .ok()
-                        .map(|m| (m.len(), m.modified().unwrap_or(SystemTime::UNIX_EPOCH)))
-                })
-                .collect(),
-        )
+impl Snapshot {
+    /// The default's (`None`) or an SNI entry's context and identity.
+    pub(crate) fn get(&self, which: Option<usize>) -> &(SslContext, Identity) {
+        which.and_then(|i| self.sni.get(i)).unwrap_or(&self.default)
     }
 }
 

@@ -11,12 +11,12 @@ use std::time::{Duration, Instant};
 
 use e2e::{
     Output, Server, TestResult, openssl, pki, python, read_text, require_tool, tempdir,
-    workspace_bin, write_file,
+    workspace_bin, write_file, x509_text,
 };
 use pki::Ca;
 
 use crate::server::{
-    READY, REVOKED, Refusal, assert_client_accepted, assert_client_refused, ca_cert, path_str,
+    READY, REVOKED, Refusal, assert_client_accepted, assert_client_refused, ca_cert, get, path_str,
     s_client, s_client_whoami, server_command, start, tools,
 };
 
@@ -304,6 +304,60 @@ fn ca_certificates_are_refused_as_client_and_server_identities() -> TestResult {
         .assert_stderr_contains(&format!("{} is a CA certificate", sub.display()))
         .assert_stderr_contains("pki cert localhost");
     Ok(())
+}
+
+/// The seed articles' `openssl req -x509 -newkey … -nodes` writes a
+/// self-signed certificate with `CA:TRUE` (OpenSSL's default `v3_ca`).
+/// It is still served, with a warning that Firefox refuses it, and still
+/// accepted as a client certificate pinned in `--client-ca`: clients that
+/// trust it trust it as itself.
+#[test]
+fn self_signed_ca_true_pairs_from_openssl_req_still_work() {
+    if !tools() {
+        return;
+    }
+    let dir = tempdir();
+    let d = dir.path();
+    let (cert, key) = (d.join("cert.pem"), d.join("key.pem"));
+    openssl([
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "30",
+        "-subj",
+        "/CN=localhost",
+        "-addext",
+        "subjectAltName=DNS:localhost",
+        "-out",
+    ])
+    .arg(&cert)
+    .arg("-keyout")
+    .arg(&key)
+    .assert_success();
+    assert!(x509_text(&cert).contains("CA:TRUE"), "{}", x509_text(&cert));
+    let server = start(
+        d,
+        &[
+            "--cert",
+            path_str(&cert),
+            "--key",
+            path_str(&key),
+            "--client-ca",
+            path_str(&cert),
+        ],
+    );
+    server.assert_log_contains("is a self-signed CA certificate (CA:TRUE)");
+    server.assert_log_contains("Firefox refuses it");
+    get(
+        &server,
+        &cert,
+        "/whoami",
+        &["--cert", path_str(&cert), "--key", path_str(&key)],
+    )
+    .assert_stdout_contains("\"subject\":\"CN=localhost\"");
 }
 
 /// Both profiles offer exactly Mozilla's key exchanges: X25519, P-256 and
