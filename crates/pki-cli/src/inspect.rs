@@ -121,12 +121,15 @@ fn fetch_chain(host: &str, port: u16, timeout: Duration) -> Result<Fetched> {
         .collect();
     let mut last_error = None;
     let mut stream = None;
-    for addr in &addrs {
+    for (i, addr) in addrs.iter().enumerate() {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             break;
         }
-        match TcpStream::connect_timeout(addr, left) {
+        // Each address gets its share of what is left, so one that drops
+        // packets (an IPv6 address without a route) cannot use it all.
+        let share = u32::try_from(addrs.len() - i).unwrap_or(u32::MAX);
+        match TcpStream::connect_timeout(addr, (left / share).max(Duration::from_millis(1))) {
             Ok(s) => {
                 stream = Some(s);
                 break;

@@ -10,9 +10,11 @@
 //! to write by SHA-256, the key, the certificate, then removes the marker.
 //! The next run that finds the marker takes the lock (so a creation still
 //! running is waited for, never undone) and finishes the job: a key the
-//! marker names, without a certificate, was never published (no certificate
-//! was ever signed with it) and is removed; a complete CA just loses the
-//! marker. A key without a certificate and without our marker (a certificate
+//! marker names, without a certificate, was never published (its
+//! certificate was never written, so no one can trust it) and is removed; a
+//! complete CA just loses the marker. Key and certificate are written with
+//! [`fs::write_durable`], which also syncs the directory, so the marker
+//! goes only once both are on disk for good. A key without a certificate and without our marker (a certificate
 //! removed by hand, another tool's files) is never deleted: it is reported
 //! as [`DirState::KeyOnly`] with what to do. The key is written first, not
 //! the certificate, so a crash can never leave a certificate clients may
@@ -182,7 +184,7 @@ pub enum DirState {
 
 /// What the CA directory `dir` holds, once what an interrupted
 /// [`Ca::create_in`] or [`Ca::write_to`] left there is cleared: the key it
-/// wrote, which no certificate was ever signed with, and its marker. A
+/// wrote, whose certificate was never written, and its marker. A
 /// creation still running in another process is waited for, not undone (it
 /// holds the directory lock). A directory that does not exist is
 /// [`DirState::Empty`]; the directory is only written to when a creation
@@ -715,7 +717,10 @@ impl Ca {
     ) -> Result<(SystemTime, SystemTime)> {
         let issuer_end = self.cert.not_after();
         let not_before = not_before.unwrap_or_else(default_not_before);
-        if issuer_end <= not_before && issuer_end <= SystemTime::now() {
+        // An expired CA issues nothing by default (the backdated start could
+        // otherwise hide an end a few minutes ago); an explicit end before
+        // the CA's is still allowed, for tests that want expired chains.
+        if issuer_end <= SystemTime::now() && (not_after.is_none() || issuer_end <= not_before) {
             return Err(Error::CaExpired {
                 subject: self.cert.subject(),
                 expired: issuer_end,
@@ -835,8 +840,8 @@ fn marker_text(key_pem: &[u8]) -> Vec<u8> {
     format!(
         "pki is creating a CA in this directory. If this file stays, that run was\n\
          interrupted: the next pki command here removes {CA_KEY_FILE} if it has the\n\
-         SHA-256 below and {CA_CERT_FILE} is missing (no certificate was signed with\n\
-         that key), then this file.\n\
+         SHA-256 below and {CA_CERT_FILE} is missing (the certificate of that key\n\
+         was never written, so nobody can trust it), then this file.\n\
          sha256 {}\n",
         sha256_hex(key_pem)
     )
@@ -1205,6 +1210,22 @@ mod tests {
         let leaf = ca.issue(&params)?.certificate;
         assert!(leaf.not_after() < SystemTime::now());
         Ok(())
+    }
+
+    /// A CA that ended a minute ago lies inside the 5-minute backdating of a
+    /// new leaf's start; it must still be refused, not issue a dead leaf.
+    #[test]
+    fn a_ca_expired_a_minute_ago_issues_nothing() -> Result<()> {
+        let now = SystemTime::now();
+        let ca = Ca::generate(
+            &CaParams::new()
+                .not_before(now - Duration::from_secs(86_400))
+                .not_after(now - Duration::from_secs(60)),
+        )?;
+        match ca.issue(&CertParams::new(["a.test"])?) {
+            Err(Error::CaExpired { .. }) => Ok(()),
+            other => panic!("expected CaExpired, got {other:?}"),
+        }
     }
 
     fn temp_dir() -> Result<tempfile::TempDir> {

@@ -361,14 +361,33 @@ fn recorded_number(path: &Path) -> Result<u64> {
         })
 }
 
-/// The number of the CRL published in `path` (0 if absent). One that cannot
-/// be read was never accepted by anyone, so its number cannot repeat a
-/// published one; it is overwritten.
-fn published_number(path: &Path) -> u64 {
+/// The number of the CRL published in `path` (0 if absent, or if it has no
+/// cRLNumber). One that cannot be read was never accepted by anyone, so its
+/// number cannot repeat a published one; it is overwritten. A number too
+/// large to count on from (another tool's CRL) is refused, never taken as 0,
+/// so the next CRL cannot go backwards.
+fn published_number(path: &Path) -> Result<u64> {
     if !path.exists() {
-        return 0;
+        return Ok(0);
     }
-    Crl::read(path).ok().and_then(|c| c.number()).unwrap_or(0)
+    let Ok(crl) = Crl::read(path) else {
+        return Ok(0);
+    };
+    let has_number = crl
+        .as_x509_crl()
+        .extension::<CrlNumber>()
+        .ok()
+        .flatten()
+        .is_some();
+    match crl.number() {
+        Some(number) => Ok(number),
+        None if !has_number => Ok(0),
+        None => Err(Error::Malformed {
+            origin: Origin::File(path.to_path_buf()),
+            expected: "CRL number",
+            reason: "its cRLNumber is larger than pki can count on from (2^64 - 1), so a new CRL would go backwards; keep publishing with the tool that wrote it, or start a new CA".to_owned(),
+        }),
+    }
 }
 
 impl Ca {
@@ -440,8 +459,8 @@ impl Ca {
         let pem_path = dir.join(CRL_PEM_FILE);
         let der_path = dir.join(CRL_DER_FILE);
         let last = recorded_number(&number_path)?
-            .max(published_number(&pem_path))
-            .max(published_number(&der_path));
+            .max(published_number(&pem_path)?)
+            .max(published_number(&der_path)?);
         let number = last.checked_add(1).ok_or_else(|| Error::Malformed {
             origin: Origin::File(number_path.clone()),
             expected: "CRL number",

@@ -145,6 +145,13 @@ fn write(
             io_err(FileAction::Write, e.error)
         }
     })?;
+    if sync {
+        // The rename itself is durable only once the directory is synced: a
+        // CA's files must not vanish in a power cut after `pki` said so.
+        fs::File::open(&dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| io_err(FileAction::Write, e))?;
+    }
     Ok(())
 }
 
