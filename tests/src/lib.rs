@@ -496,6 +496,14 @@ impl TestCommand {
     /// step would. Panics, showing the session, if it ends or outlives its
     /// time limit first.
     pub fn kill_at(&mut self, step: &str) -> Output {
+        self.pause_at(step).kill()
+    }
+
+    /// Runs `pki` with `PKI_TEST_PAUSE_AT=step` and returns once it says
+    /// `paused at STEP` on stderr (holding whatever it holds there, a lock
+    /// included), to be killed with [`Paused::kill`]. Panics, showing the
+    /// session, if it ends or outlives its time limit first.
+    pub fn pause_at(&mut self, step: &str) -> Paused {
         use std::io::{BufRead, BufReader};
 
         self.cmd.env("PKI_TEST_PAUSE_AT", step);
@@ -535,22 +543,43 @@ impl TestCommand {
                 Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
             }
         }
-        // Child::kill sends SIGKILL: no destructor, no cleanup runs.
-        let _ = child.kill();
-        let status = child
-            .wait()
-            .unwrap_or_else(|e| panic!("failed to wait for `{command}`: {e}"));
-        let out = Output {
+        let paused_run = Paused {
             command,
-            status,
-            stdout: stdout.join().unwrap_or_default(),
-            stderr: stderr.join().unwrap_or_default(),
+            child,
+            stdout,
+            stderr,
         };
-        assert!(
-            paused,
-            "expected it to reach {step:?} and pause there\n{out}"
-        );
-        out
+        if !paused {
+            let out = paused_run.kill();
+            panic!("expected it to reach {step:?} and pause there\n{out}");
+        }
+        paused_run
+    }
+}
+
+/// A `pki` run stopped at a named step ([`TestCommand::pause_at`]).
+pub struct Paused {
+    command: String,
+    child: Child,
+    stdout: thread::JoinHandle<String>,
+    stderr: thread::JoinHandle<String>,
+}
+
+impl Paused {
+    /// Kills it with SIGKILL (no destructor, no cleanup runs) and returns
+    /// what it printed.
+    pub fn kill(mut self) -> Output {
+        let _ = self.child.kill();
+        let status = self
+            .child
+            .wait()
+            .unwrap_or_else(|e| panic!("failed to wait for `{}`: {e}", self.command));
+        Output {
+            command: self.command,
+            status,
+            stdout: self.stdout.join().unwrap_or_default(),
+            stderr: self.stderr.join().unwrap_or_default(),
+        }
     }
 }
 

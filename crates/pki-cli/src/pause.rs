@@ -2,12 +2,21 @@
 //! change (`ca-key-written`, `crl-pem-written`, …) `pki` says `paused at
 //! STEP` on stderr and waits to be killed, so the end-to-end tests can check
 //! what the next run makes of a directory a crash left halfway. Unset, it
-//! costs one environment lookup.
+//! costs one environment lookup. Also the message a run prints when it has
+//! to wait for another's CA-directory lock.
 
 use std::time::Duration;
 
-/// Installs the hook in `pki` if `PKI_TEST_PAUSE_AT` names a step.
+/// Installs the hooks in `pki`: one that says why a run waits for a CA
+/// directory's lock, and the pause if `PKI_TEST_PAUSE_AT` names a step.
 pub fn install_from_env() {
+    pki::fs::set_lock_wait_hook(|lock| {
+        eprintln!(
+            "waiting for another pki run that is changing this CA directory (it holds {}); \
+             if none is running, a stopped one (Ctrl-Z) may hold it: resume or end it",
+            lock.display()
+        );
+    });
     let Some(wanted) = std::env::var_os("PKI_TEST_PAUSE_AT") else {
         return;
     };

@@ -327,7 +327,18 @@ impl DirLock {
                 .write(true)
                 .open(&path)
                 .map_err(|e| io(FileAction::Write, e))?;
-            file.lock().map_err(|e| io(FileAction::Lock, e))?;
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    // Another run holds it; say so before waiting, so a
+                    // stopped or stuck process is not a silent hang.
+                    if let Some(hook) = WAIT_HOOK.get() {
+                        hook(&path);
+                    }
+                    file.lock().map_err(|e| io(FileAction::Lock, e))?;
+                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(io(FileAction::Lock, e)),
+            }
             let ours = file.metadata().map_err(|e| io(FileAction::Lock, e))?;
             match fs::metadata(&path) {
                 Ok(now) if now.dev() == ours.dev() && now.ino() == ours.ino() => {
@@ -397,6 +408,19 @@ static PAUSE_HOOK: OnceLock<PauseHook> = OnceLock::new();
 #[doc(hidden)]
 pub fn set_pause_hook(hook: impl Fn(&str) + Send + Sync + 'static) {
     let _ = PAUSE_HOOK.set(Box::new(hook));
+}
+
+type WaitHook = Box<dyn Fn(&Path) + Send + Sync>;
+
+static WAIT_HOOK: OnceLock<WaitHook> = OnceLock::new();
+
+/// `hook` is called with the lock file's path when a CA directory's lock is
+/// held by another process and this one starts waiting for it, so a binary
+/// can say why it waits (this crate never prints). Only the first call has
+/// an effect.
+#[doc(hidden)]
+pub fn set_lock_wait_hook(hook: impl Fn(&Path) + Send + Sync + 'static) {
+    let _ = WAIT_HOOK.set(Box::new(hook));
 }
 
 /// Reports reaching `step` to the hook, if one is installed.

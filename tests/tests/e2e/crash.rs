@@ -211,3 +211,25 @@ fn crl_killed_between_its_files_never_reuses_a_number() {
         assert!(leftover_temp_files(&ca).is_empty(), "{step}");
     }
 }
+
+/// A run that finds the CA directory's lock held says why it waits (a
+/// stopped `pki` would otherwise look like a hang), then goes on once the
+/// holder is gone.
+#[test]
+fn a_run_waiting_for_the_lock_says_so_and_goes_on_after_the_holder_dies() {
+    let dir = tempdir();
+    pki(dir.path()).args(["cert", "localhost"]).assert_success();
+    let holder = pki(dir.path()).arg("crl").pause_at("crl-number-written");
+    let root = dir.path().to_path_buf();
+    let waiter = std::thread::spawn(move || pki(&root).arg("crl").output());
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        !waiter.is_finished(),
+        "the second run did not wait for the lock"
+    );
+    holder.kill();
+    let out = waiter.join().unwrap();
+    out.assert_code(0)
+        .assert_stderr_contains("waiting for another pki run that is changing this CA directory")
+        .assert_stderr_contains(".pki.lock");
+}
