@@ -3,6 +3,7 @@
 //! limit, and starts TLS servers on loopback that are killed when dropped, so
 //! every test reads like a user's session and none can hang.
 
+use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::fs::{self, OpenOptions};
@@ -272,6 +273,66 @@ pub fn mode(path: &Path) -> u32 {
         .permissions()
         .mode()
         & 0o777
+}
+
+/// What `dir` holds, recursively: regular files by content (by length when
+/// over 1 MiB), links by target, anything else by kind. Never opens a FIFO
+/// or device, so it can describe the special files the tests make.
+pub fn dir_snapshot(dir: &Path) -> BTreeMap<PathBuf, String> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, String>) {
+        let entries =
+            fs::read_dir(dir).unwrap_or_else(|e| panic!("failed to list {}: {e}", dir.display()));
+        for entry in entries {
+            let path = entry
+                .unwrap_or_else(|e| panic!("failed to list {}: {e}", dir.display()))
+                .path();
+            let rel = path.strip_prefix(root).unwrap_or(&path).to_path_buf();
+            let meta = fs::symlink_metadata(&path)
+                .unwrap_or_else(|e| panic!("failed to look at {}: {e}", path.display()));
+            let what = if meta.file_type().is_symlink() {
+                let target = fs::read_link(&path)
+                    .unwrap_or_else(|e| panic!("failed to read link {}: {e}", path.display()));
+                format!("link to {}", target.display())
+            } else if meta.is_dir() {
+                walk(root, &path, out);
+                "directory".to_owned()
+            } else if meta.is_file() && meta.len() <= 1 << 20 {
+                String::from_utf8_lossy(&read_file(&path)).into_owned()
+            } else if meta.is_file() {
+                format!("{} bytes", meta.len())
+            } else {
+                "special file".to_owned()
+            };
+            out.insert(rel, what);
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+/// Runs `cmd` (a `pki` command in `dir`), which must fail with exit code 2,
+/// an `error:` line holding every one of `needles`, and leave `dir` exactly
+/// as it was: no output file, no CA, no temp file, nothing altered.
+pub fn assert_refused_cleanly(dir: &Path, cmd: &mut TestCommand, needles: &[&str]) -> Output {
+    let before = dir_snapshot(dir);
+    let out = cmd.output();
+    out.assert_code(2);
+    assert!(
+        out.stderr.starts_with("error:"),
+        "the message should start with `error:`\n{out}"
+    );
+    for needle in needles {
+        out.assert_stderr_contains(needle);
+    }
+    let after = dir_snapshot(dir);
+    assert_eq!(
+        before.keys().collect::<Vec<_>>(),
+        after.keys().collect::<Vec<_>>(),
+        "a refused command must write nothing\n{out}"
+    );
+    assert!(before == after, "a refused command changed a file\n{out}");
+    out
 }
 
 /// Whether every tool is installed. A missing tool fails the test when the

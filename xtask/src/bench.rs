@@ -305,23 +305,14 @@ pub fn server(root: &Path) -> Result<String> {
             &key,
             nginx_port,
         )?);
-        let ours = Running(
-            Command::new(&ours_bin)
-                .args([
-                    "--workers",
-                    "1",
-                    "--bind",
-                    &format!("127.0.0.1:{ours_port}"),
-                ])
-                .arg("--cert")
-                .arg(&cert)
-                .arg("--key")
-                .arg(&key)
-                .env("CAROOT", dir.join("unused-ca"))
-                .stdout(std::process::Stdio::null())
-                .spawn()
-                .context("failed to start actix-https")?,
-        );
+        let ours = Running(start_actix_https(
+            &mut Command::new(&ours_bin),
+            &ours_bin,
+            dir,
+            &cert,
+            &key,
+            ours_port,
+        )?);
         let servers = [
             ("nginx", &nginx, nginx_port),
             ("actix-https", &ours, ours_port),
@@ -548,6 +539,31 @@ pub(crate) fn peak_rss_kib(pid: u32) -> u64 {
     let children =
         std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
     hwm(&pid.to_string()) + children.split_whitespace().map(hwm).sum::<u64>()
+}
+
+/// Starts actix-https (one worker, `cert` and `key` on `port`) through
+/// `launcher`, as [`start_nginx`] starts nginx.
+pub(crate) fn start_actix_https(
+    launcher: &mut Command,
+    bin: &Path,
+    dir: &Path,
+    cert: &Path,
+    key: &Path,
+    port: u16,
+) -> Result<std::process::Child> {
+    if launcher.get_program() != bin.as_os_str() {
+        launcher.arg(bin);
+    }
+    launcher
+        .args(["--workers", "1", "--bind", &format!("127.0.0.1:{port}")])
+        .arg("--cert")
+        .arg(cert)
+        .arg("--key")
+        .arg(key)
+        .env("CAROOT", dir.join("unused-ca"))
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .context("failed to start actix-https")
 }
 
 /// nginx from PATH, else Debian's /usr/sbin (not on a normal user's PATH).

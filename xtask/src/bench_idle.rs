@@ -15,8 +15,8 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 
 use crate::bench::{
-    Running, build_release, free_port, nginx_binary, peak_rss_kib, save_report, start_nginx,
-    wait_for_port,
+    Running, build_release, free_port, nginx_binary, peak_rss_kib, save_report, start_actix_https,
+    start_nginx, wait_for_port,
 };
 
 /// Crowd sizes: the 600 (which stalled every client for ~2 s) and
@@ -80,24 +80,11 @@ pub fn idle(root: &Path) -> Result<String> {
     for crowd in CROWDS {
         for name in ["nginx", "actix-https"] {
             let port = free_port()?;
+            let mut on_core_0 = Command::new("taskset");
+            on_core_0.args(["-c", "0"]);
             let server = Running(match name {
-                "nginx" => {
-                    let mut cmd = Command::new("taskset");
-                    cmd.args(["-c", "0"]);
-                    start_nginx(&mut cmd, &nginx_binary(), dir, &cert, &key, port)?
-                }
-                _ => Command::new("taskset")
-                    .args(["-c", "0"])
-                    .arg(&ours_bin)
-                    .args(["--workers", "1", "--bind", &format!("127.0.0.1:{port}")])
-                    .arg("--cert")
-                    .arg(&cert)
-                    .arg("--key")
-                    .arg(&key)
-                    .env("CAROOT", dir.join("unused-ca"))
-                    .stdout(std::process::Stdio::null())
-                    .spawn()
-                    .context("failed to start actix-https")?,
+                "nginx" => start_nginx(&mut on_core_0, &nginx_binary(), dir, &cert, &key, port)?,
+                _ => start_actix_https(&mut on_core_0, &ours_bin, dir, &cert, &key, port)?,
             });
             wait_for_port(port)?;
             let out = Command::new("taskset")

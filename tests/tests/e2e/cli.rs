@@ -4,7 +4,6 @@
 //! (clap's errors included), 1 when `pki verify` refuses a certificate. What
 //! `pki` writes is judged by `openssl`, never by `pki` itself.
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -20,53 +19,6 @@ use e2e::*;
 
 /// No arguments, for `python()`.
 const NO_ARGS: [&str; 0] = [];
-
-/// Every file under `dir` (relative path → contents; directories map to
-/// `None`), so a test can show that a failed command changed nothing.
-fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Option<Vec<u8>>> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Option<Vec<u8>>>) {
-        let entries =
-            fs::read_dir(dir).unwrap_or_else(|e| panic!("failed to list {}: {e}", dir.display()));
-        for entry in entries {
-            let path = entry.unwrap().path();
-            let rel = path.strip_prefix(root).unwrap().to_path_buf();
-            if path.is_dir() {
-                out.insert(rel, None);
-                walk(root, &path, out);
-            } else {
-                out.insert(rel, Some(read_file(&path)));
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(dir, dir, &mut out);
-    out
-}
-
-/// Runs `cmd` (a `pki` command in `dir`), which must fail with exit code 2
-/// and a message on stderr holding every one of `needles`, and change
-/// nothing in `dir`: no file added, removed or altered, no temp file left.
-fn assert_refused_cleanly(dir: &Path, cmd: &mut TestCommand, needles: &[&str]) -> Output {
-    let before = snapshot(dir);
-    let out = cmd.output();
-    out.assert_code(2);
-    for needle in needles {
-        out.assert_stderr_contains(needle);
-    }
-    assert!(
-        out.stderr.starts_with("error:"),
-        "the message should start with `error:`\n{out}"
-    );
-    let after = snapshot(dir);
-    assert_eq!(
-        before.keys().collect::<Vec<_>>(),
-        after.keys().collect::<Vec<_>>(),
-        "a refused command must write nothing\n{out}"
-    );
-    assert!(before == after, "a refused command changed a file\n{out}");
-    assert_no_temp_files(dir);
-    out
-}
 
 /// No `pki::fs` temp file in `dir` or in its `ca/` directory.
 fn assert_no_temp_files(dir: &Path) {
@@ -1789,9 +1741,9 @@ fn two_different_answers_on_the_terminal_write_nothing() {
     assert!(!screen.contains("tty-Pass-first-1111"), "{screen}");
     assert!(!screen.contains("tty-Pass-second-2222"), "{screen}");
     assert!(
-        snapshot(d).is_empty(),
+        dir_snapshot(d).is_empty(),
         "something was written: {:?}",
-        snapshot(d).keys()
+        dir_snapshot(d).keys()
     );
 }
 
@@ -1813,5 +1765,5 @@ fn completions_print_a_script_for_known_shells_only() {
         .output()
         .assert_code(2)
         .assert_stderr_contains("nosuchshell");
-    assert!(snapshot(d).is_empty());
+    assert!(dir_snapshot(d).is_empty());
 }

@@ -4,11 +4,10 @@
 //! huge files, servers that stall or do not speak TLS, and CA directories that
 //! are unreadable, dangling or expired.
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -22,61 +21,6 @@ use pki::{Ca, CaParams};
 /// 9999-12-31 23:59:59 UTC in seconds since 1970, computed here rather than
 /// taken from `pki`, so the test checks the library's constant.
 const LATEST_X509_SECS: u64 = 253_402_300_799;
-
-/// What `dir` holds, recursively: regular files by content (by length when
-/// over 1 MiB), links by target, anything else by kind. Never opens a FIFO
-/// or device, so it can describe the special files the tests make.
-fn snapshot(dir: &Path) -> BTreeMap<PathBuf, String> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, String>) {
-        let entries =
-            fs::read_dir(dir).unwrap_or_else(|e| panic!("failed to list {}: {e}", dir.display()));
-        for entry in entries {
-            let path = entry.unwrap().path();
-            let rel = path.strip_prefix(root).unwrap().to_path_buf();
-            let meta = fs::symlink_metadata(&path).unwrap();
-            let what = if meta.file_type().is_symlink() {
-                format!("link to {}", fs::read_link(&path).unwrap().display())
-            } else if meta.is_dir() {
-                walk(root, &path, out);
-                "directory".to_owned()
-            } else if meta.is_file() && meta.len() <= 1 << 20 {
-                String::from_utf8_lossy(&read_file(&path)).into_owned()
-            } else if meta.is_file() {
-                format!("{} bytes", meta.len())
-            } else {
-                "special file".to_owned()
-            };
-            out.insert(rel, what);
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(dir, dir, &mut out);
-    out
-}
-
-/// Runs `cmd` in `dir`, which must fail with exit code 2, an `error:` line
-/// holding every one of `needles`, and leave `dir` exactly as it was (no
-/// output file, no CA, no temp file).
-fn assert_refused(dir: &Path, cmd: &mut TestCommand, needles: &[&str]) -> Output {
-    let before = snapshot(dir);
-    let out = cmd.output();
-    out.assert_code(2);
-    assert!(
-        out.stderr.starts_with("error:"),
-        "the message should start with `error:`\n{out}"
-    );
-    for needle in needles {
-        out.assert_stderr_contains(needle);
-    }
-    let after = snapshot(dir);
-    assert_eq!(
-        before.keys().collect::<Vec<_>>(),
-        after.keys().collect::<Vec<_>>(),
-        "a refused command must write nothing\n{out}"
-    );
-    assert!(before == after, "a refused command changed a file\n{out}");
-    out
-}
 
 fn now_secs() -> u64 {
     SystemTime::now()
@@ -133,7 +77,7 @@ fn openssl_csr(dir: &Path, key_file: &str, csr_file: &str) {
 fn ca_create_days_reaching_year_10000_is_refused() {
     let dir = tempdir();
     let d = dir.path();
-    let out = assert_refused(
+    let out = assert_refused_cleanly(
         d,
         pki(d).args(["ca", "create", "--days", "3000000"]),
         &["9999-12-31 23:59:59 UTC", "RFC 5280", "fewer days"],
@@ -150,7 +94,7 @@ fn ca_create_days_up_to_9999_still_makes_a_usable_ca() {
     // minutes back), and two more, which end in the year 10000.
     let max_days = (LATEST_X509_SECS - now_secs()) / 86_400;
     let over = (max_days + 2).to_string();
-    assert_refused(
+    assert_refused_cleanly(
         d,
         pki(d).args(["ca", "create", "--days", &over]),
         &["10000-01-", "after 9999-12-31 23:59:59 UTC"],
@@ -178,7 +122,7 @@ fn ca_create_days_up_to_9999_still_makes_a_usable_ca() {
 fn self_signed_days_reaching_year_10000_is_refused() {
     let dir = tempdir();
     let d = dir.path();
-    assert_refused(
+    assert_refused_cleanly(
         d,
         pki(d).args(["self-signed", "--days", "100000000", "x.test"]),
         &["9999-12-31 23:59:59 UTC", "fewer days"],
@@ -190,12 +134,12 @@ fn crl_days_zero_or_past_9999_is_refused() {
     let dir = tempdir();
     let d = dir.path();
     pki(d).args(["ca", "create"]).assert_success();
-    assert_refused(
+    assert_refused_cleanly(
         d,
         pki(d).args(["crl", "--days", "0"]),
         &["0 days", "at least 1 day"],
     );
-    assert_refused(
+    assert_refused_cleanly(
         d,
         pki(d).args(["crl", "--days", "4294967295"]),
         &["9999-12-31 23:59:59 UTC"],
@@ -223,7 +167,7 @@ fn sign_refuses_a_csr_with_an_rsa_1024_key() {
         .current_dir(d)
         .assert_success();
     openssl_csr(d, "weak-key.pem", "weak.csr");
-    let out = assert_refused(
+    let out = assert_refused_cleanly(
         d,
         pki(d).args(["sign", "weak.csr"]),
         &["weak.csr", "RSA 1024-bit", "2048", "pki key new"],
@@ -233,7 +177,7 @@ fn sign_refuses_a_csr_with_an_rsa_1024_key() {
 
     // The same once a CA exists: the library refuses too.
     pki(d).args(["ca", "create"]).assert_success();
-    assert_refused(d, pki(d).args(["sign", "weak.csr"]), &["RSA 1024-bit"]);
+    assert_refused_cleanly(d, pki(d).args(["sign", "weak.csr"]), &["RSA 1024-bit"]);
 }
 
 #[test]
@@ -254,12 +198,12 @@ fn sign_refuses_csr_keys_on_other_curves_and_dsa() {
         .current_dir(d)
         .assert_success();
     openssl_csr(d, "dsa-key.pem", "dsa.csr");
-    assert_refused(
+    assert_refused_cleanly(
         d,
         pki(d).args(["sign", "k1.csr"]),
         &["k1.csr", "secp256k1", "P-256", "pki key new"],
     );
-    assert_refused(
+    assert_refused_cleanly(
         d,
         pki(d).args(["sign", "dsa.csr"]),
         &["dsa.csr", "DSA", "pki key new"],
@@ -272,7 +216,7 @@ fn revoke_refuses_a_serial_over_20_octets() {
     let d = dir.path();
     pki(d).args(["ca", "create"]).assert_success();
     let long = "ab".repeat(500);
-    assert_refused(
+    assert_refused_cleanly(
         d,
         pki(d).args(["revoke", &long]),
         &["500 octets", "at most 20"],
@@ -288,7 +232,7 @@ fn crl_number_at_its_maximum_is_refused_not_wrapped() {
     let d = dir.path();
     pki(d).args(["ca", "create"]).assert_success();
     write_file(&d.join("ca/crlnumber"), format!("{}\n", u64::MAX));
-    assert_refused(d, pki(d).arg("crl"), &["crlnumber", "largest"]);
+    assert_refused_cleanly(d, pki(d).arg("crl"), &["crlnumber", "largest"]);
     assert!(!d.join("ca/crl.pem").exists());
 }
 
@@ -300,7 +244,7 @@ fn crl_number_at_its_maximum_is_refused_not_wrapped() {
 fn an_invalid_a_label_is_refused() {
     let dir = tempdir();
     let d = dir.path();
-    let out = assert_refused(
+    let out = assert_refused_cleanly(
         d,
         pki(d).args(["cert", "xn--zz.test"]),
         &["xn--zz", "A-label"],
@@ -358,7 +302,7 @@ fn a_fifo_is_refused_at_once() {
         .assert_success();
     for command in ["inspect", "verify"] {
         let started = Instant::now();
-        assert_refused(
+        assert_refused_cleanly(
             d,
             pki(d)
                 .args([command, "pipe.pem"])
@@ -373,7 +317,7 @@ fn a_fifo_is_refused_at_once() {
 fn dev_zero_is_refused_without_reading_it() {
     let dir = tempdir();
     let d = dir.path();
-    assert_refused(
+    assert_refused_cleanly(
         d,
         pki(d)
             .args(["inspect", "/dev/zero"])
@@ -394,7 +338,7 @@ fn a_100_mb_file_is_refused_as_too_large() {
         .and_then(|f| f.set_len(100 << 20))
         .unwrap();
     let started = Instant::now();
-    assert_refused(
+    assert_refused_cleanly(
         d,
         pki(d).args(["inspect", "big.pem"]),
         &["big.pem", "larger than 16 MiB"],
@@ -498,7 +442,7 @@ fn inspect_names_the_file_of_a_broken_key() {
         &d.join("broken-key.pem"),
         "-----BEGIN PRIVATE KEY-----\nMIIBVQIBADANBgkqhkiG9w0BAQEFAASCAT8wggE7AgEAAkEA\n-----END PRIVATE KEY-----\n",
     );
-    let out = assert_refused(
+    let out = assert_refused_cleanly(
         d,
         pki(d).args(["inspect", "broken-key.pem"]),
         &["broken-key.pem is not a valid private key"],
@@ -560,13 +504,13 @@ fn a_ca_directory_that_is_a_dangling_link_or_a_file_is_explained() {
     std::os::unix::fs::symlink(d.join("nowhere"), d.join("link")).unwrap();
     write_file(&d.join("plain"), "not a directory\n");
     for command in [&["ca", "create"][..], &["cert", "a.test"], &["crl"]] {
-        let out = assert_refused(
+        let out = assert_refused_cleanly(
             d,
             pki(d).args(["--ca-dir", "link"]).args(command),
             &["link is a symbolic link to", "nowhere", "does not exist"],
         );
         assert!(!out.stderr.contains("File exists"), "{out}");
-        let out = assert_refused(
+        let out = assert_refused_cleanly(
             d,
             pki(d).args(["--ca-dir", "plain"]).args(command),
             &["plain is a file, not a directory", "move the file away"],
@@ -591,7 +535,7 @@ fn an_expired_ca_says_when_it_expired() -> TestResult {
         &["cert", "a.test"][..],
         &["ca", "intermediate", "--out", "sub"],
     ] {
-        let out = assert_refused(
+        let out = assert_refused_cleanly(
             d,
             pki(d).args(command),
             &[&format!("expired on {expired}"), "pki ca create"],

@@ -43,6 +43,22 @@ fn ca_with_clients(dir: &Path, names: &[&str]) {
     pki(dir).arg("crl").assert_success();
 }
 
+/// The server in `d` verifying clients against `root` and `crl`, checking
+/// its files every 100 ms.
+fn start_watching_crl(d: &Path, root: &Path, crl: &Path) -> Server {
+    start(
+        d,
+        &[
+            "--client-ca",
+            path_str(root),
+            "--crl",
+            path_str(crl),
+            "--reload-ms",
+            "100",
+        ],
+    )
+}
+
 /// `name`'s client certificate and key files, as `pki cert --client` names them.
 fn client_files(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
     (
@@ -124,17 +140,7 @@ fn revoked_client_cannot_resume_a_session_from_before_the_crl_changed() {
     let (bob, bob_key) = client_files(d, "bob@example.test");
     let root = ca_cert(d);
     let crl = d.join("ca/crl.pem");
-    let server = start(
-        d,
-        &[
-            "--client-ca",
-            path_str(&root),
-            "--crl",
-            path_str(&crl),
-            "--reload-ms",
-            "100",
-        ],
-    );
+    let server = start_watching_crl(d, &root, &crl);
     // Sessions saved while both were in good standing, and proof that they
     // resume at that point.
     for (version, protocol) in VERSIONS {
@@ -470,17 +476,7 @@ fn expired_crl_is_reported_at_start_and_on_reload() -> TestResult {
 
     // A good CRL at start: no warning; then an expired one replaces it.
     let crl = d.join("ca/crl.pem");
-    let server = start(
-        d,
-        &[
-            "--client-ca",
-            path_str(&root),
-            "--crl",
-            path_str(&crl),
-            "--reload-ms",
-            "100",
-        ],
-    );
+    let server = start_watching_crl(d, &root, &crl);
     assert!(!server.log().contains("warning"), "{}", server.log());
     write_file(&crl, read_text(&expired));
     wait_for_log(&server, "reloaded the CRL", 1);
