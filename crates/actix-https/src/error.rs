@@ -4,6 +4,11 @@
 use std::path::PathBuf;
 
 /// What can go wrong setting up TLS.
+///
+/// An operating-system or OpenSSL error inside a variant is part of its
+/// message (the `cause` field), not its `source()`: each cause then shows
+/// once, whether the error is printed on its own or its chain is walked
+/// (`{:#}` in anyhow).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -62,20 +67,20 @@ pub enum Error {
         reason: &'static str,
     },
     /// A background thread could not be started.
-    #[error("failed to start {what}: {source}")]
+    #[error("failed to start {what}: {cause}")]
     Thread {
         /// Which thread.
         what: &'static str,
         /// The system's error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// OpenSSL refused part of the TLS setup.
-    #[error("OpenSSL refused to {action}: {source}")]
+    #[error("OpenSSL refused to {action}: {cause}")]
     OpenSsl {
         /// What was being done.
         action: &'static str,
         /// OpenSSL's errors.
-        source: openssl::error::ErrorStack,
+        cause: openssl::error::ErrorStack,
     },
 }
 
@@ -88,6 +93,9 @@ pub(crate) trait Context<T> {
 
 impl<T> Context<T> for std::result::Result<T, openssl::error::ErrorStack> {
     fn context(self, action: &'static str) -> Result<T> {
-        self.map_err(|source| Error::OpenSsl { action, source })
+        self.map_err(|source| Error::OpenSsl {
+            action,
+            cause: source,
+        })
     }
 }

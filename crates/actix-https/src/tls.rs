@@ -265,7 +265,7 @@ impl TlsServerBuilder {
                 .spawn(move || watch(&weak, interval, &hook))
                 .map_err(|source| Error::Thread {
                     what: "the certificate reload watcher",
-                    source,
+                    cause: source,
                 })?;
         }
         Ok(TlsServer { shared })

@@ -53,7 +53,7 @@ fn main() -> ExitCode {
         Ok(Outcome::Done) => ExitCode::SUCCESS,
         Ok(Outcome::Refused | Outcome::Incomplete) => ExitCode::from(1),
         Err(e) => {
-            eprintln!("error: {}", message(&e));
+            eprintln!("error: {e:#}");
             ExitCode::from(2)
         }
     }
@@ -195,20 +195,6 @@ pub fn key_only_error(dir: &Path) -> anyhow::Error {
         cert.display(),
         cert.display()
     )
-}
-
-/// The error and its causes on one line, skipping a cause the message
-/// already quotes (the library's I/O errors name their source themselves).
-fn message(e: &anyhow::Error) -> String {
-    let mut text = e.to_string();
-    for cause in e.chain().skip(1) {
-        let cause = cause.to_string();
-        if !text.contains(&cause) {
-            text.push_str(": ");
-            text.push_str(&cause);
-        }
-    }
-    text
 }
 
 /// Writes a warning to stderr at once, so it shows even if a later step fails.

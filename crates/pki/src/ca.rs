@@ -1232,7 +1232,7 @@ mod tests {
         tempfile::tempdir().map_err(|e| Error::Io {
             action: crate::error::FileAction::CreateDir,
             path: PathBuf::from("tmp"),
-            source: e,
+            cause: e,
         })
     }
 

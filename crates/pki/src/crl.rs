@@ -494,7 +494,7 @@ mod tests {
         let dir = tempfile::tempdir().map_err(|e| Error::Io {
             action: FileAction::CreateDir,
             path: PathBuf::from("tmp"),
-            source: e,
+            cause: e,
         })?;
         let ca = Ca::create_in(dir.path(), &CaParams::new(), None)?;
         let params = CertParams::new(["alice@example.test"])?.profile(Profile::Client);
@@ -539,7 +539,7 @@ mod tests {
         let dir = tempfile::tempdir().map_err(|e| Error::Io {
             action: FileAction::CreateDir,
             path: PathBuf::from("tmp"),
-            source: e,
+            cause: e,
         })?;
         let ca = Ca::create_in(dir.path(), &CaParams::new(), None)?;
         let week = Duration::from_secs(7 * 86_400);

@@ -68,18 +68,23 @@ impl fmt::Display for FileAction {
 ///
 /// Messages are lowercase sentences without a trailing period. They name the
 /// file or value, and never contain key material or pass phrases.
+///
+/// An operating-system or OpenSSL error inside a variant is part of its
+/// message (the `cause` field), not its `source()`: each cause then shows
+/// once, whether the error is printed on its own or its chain is walked
+/// (`{:#}` in anyhow).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The operating system refused a file operation.
-    #[error("failed to {action} {}: {source}", path.display())]
+    #[error("failed to {action} {}: {cause}", path.display())]
     Io {
         /// What was being done.
         action: FileAction,
         /// The file or directory.
         path: PathBuf,
         /// The operating system's reason.
-        source: io::Error,
+        cause: io::Error,
     },
 
     /// A file that must not be overwritten is already there.
@@ -352,12 +357,12 @@ pub enum Error {
     },
 
     /// OpenSSL failed at something that should not fail on valid input.
-    #[error("openssl failed to {action}: {source}")]
+    #[error("openssl failed to {action}: {cause}")]
     OpenSsl {
         /// What was being done.
         action: &'static str,
         /// OpenSSL's error queue.
-        source: ErrorStack,
+        cause: ErrorStack,
     },
 }
 
@@ -395,7 +400,10 @@ pub(crate) trait OpenSslContext<T> {
 
 impl<T> OpenSslContext<T> for std::result::Result<T, ErrorStack> {
     fn context(self, action: &'static str) -> Result<T> {
-        self.map_err(|source| Error::OpenSsl { action, source })
+        self.map_err(|source| Error::OpenSsl {
+            action,
+            cause: source,
+        })
     }
 }
 

@@ -102,7 +102,7 @@ fn write(
     let io_err = |action, source| Error::Io {
         action,
         path: path.to_path_buf(),
-        source,
+        cause: source,
     };
     if overwrite == Overwrite::Refuse && path.exists() {
         return Err(Error::AlreadyExists {
@@ -189,7 +189,7 @@ fn read_limited(path: &Path, limit: u64, what: &'static str, streams_ok: bool) -
     let io_err = |source| Error::Io {
         action: FileAction::Read,
         path: path.to_path_buf(),
-        source,
+        cause: source,
     };
     let refuse = |file_type: fs::FileType| match refused_kind(file_type, streams_ok) {
         // As reading one always said: "failed to read DIR: Is a directory".
@@ -278,7 +278,7 @@ pub fn create_private_dir(dir: &Path) -> Result<()> {
         .map_err(|source| Error::Io {
             action: FileAction::CreateDir,
             path: dir.to_path_buf(),
-            source,
+            cause: source,
         })
 }
 
@@ -288,7 +288,7 @@ pub(crate) fn remove(path: &Path) -> Result<()> {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::Io {
             action: FileAction::Remove,
             path: path.to_path_buf(),
-            source: e,
+            cause: e,
         }),
         _ => Ok(()),
     }
@@ -318,7 +318,7 @@ impl DirLock {
         let io = |action, source| Error::Io {
             action,
             path: path.clone(),
-            source,
+            cause: source,
         };
         loop {
             let file = OpenOptions::new()
@@ -439,7 +439,7 @@ pub fn check_dir(dir: &Path) -> Result<()> {
     let io_err = |source| Error::Io {
         action: FileAction::Read,
         path: dir.to_path_buf(),
-        source,
+        cause: source,
     };
     let not_a_dir = |what: String, advice: &'static str| Error::NotADirectory {
         path: dir.to_path_buf(),
@@ -513,7 +513,7 @@ mod tests {
         let dir = tempfile::tempdir().map_err(|e| Error::Io {
             action: FileAction::CreateDir,
             path: PathBuf::from("tmp"),
-            source: e,
+            cause: e,
         })?;
         let key = dir.path().join("k.pem");
         let cert = dir.path().join("c.pem");
@@ -529,7 +529,7 @@ mod tests {
         let dir = tempfile::tempdir().map_err(|e| Error::Io {
             action: FileAction::CreateDir,
             path: PathBuf::from("tmp"),
-            source: e,
+            cause: e,
         })?;
         let path = dir.path().join("c.pem");
         write_atomic(&path, b"old", Secrecy::Public, Overwrite::Refuse)?;
@@ -557,7 +557,7 @@ mod tests {
         tempfile::tempdir().map_err(|e| Error::Io {
             action: FileAction::CreateDir,
             path: PathBuf::from("tmp"),
-            source: e,
+            cause: e,
         })
     }
 

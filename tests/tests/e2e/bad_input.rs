@@ -451,3 +451,44 @@ fn too_short_pass_phrase_is_not_called_empty() -> TestResult {
     );
     Ok(())
 }
+
+/// An operating-system error is said once, whether a program prints the
+/// library's error or walks its chain, and both binaries print it once.
+#[test]
+fn a_missing_file_is_reported_with_its_cause_once() {
+    let dir = tempdir();
+    let missing = dir.path().join("missing.pem");
+    let err = Certificate::read(&missing).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains(&missing.display().to_string()), "{text}");
+    assert_eq!(
+        text.matches("No such file or directory").count(),
+        1,
+        "{text}"
+    );
+    assert!(
+        std::error::Error::source(&err).is_none(),
+        "the cause is in the message; as a source too, chains print it twice: {err:?}"
+    );
+
+    let once = |out: &e2e::Output| {
+        assert_eq!(
+            out.stderr.matches("No such file or directory").count(),
+            1,
+            "{out}"
+        );
+    };
+    let out = e2e::pki(dir.path()).arg("inspect").arg(&missing).output();
+    out.assert_code(2);
+    once(&out);
+    let out = e2e::TestCommand::new(e2e::workspace_bin("actix-https", "actix-https"))
+        .current_dir(dir.path())
+        .env("CAROOT", dir.path().join("ca"))
+        .args(["--bind", "127.0.0.1:0", "--cert"])
+        .arg(&missing)
+        .arg("--key")
+        .arg(&missing)
+        .output();
+    out.assert_code(2);
+    once(&out);
+}

@@ -31,12 +31,12 @@ pub enum TrustError {
     },
 
     /// The tool could not be started at all.
-    #[error("cannot run {program}: {source}")]
+    #[error("cannot run {program}: {cause}")]
     Spawn {
         /// The program.
         program: PathBuf,
         /// The operating system's reason.
-        source: io::Error,
+        cause: io::Error,
     },
 
     /// Root is needed, and there is no sudo to get it.
@@ -47,14 +47,14 @@ pub enum TrustError {
     },
 
     /// A file of the store could not be read or written.
-    #[error("cannot {action} {}: {source}", path.display())]
+    #[error("cannot {action} {}: {cause}", path.display())]
     Io {
         /// "read", "write" or "remove".
         action: &'static str,
         /// The file.
         path: PathBuf,
         /// The operating system's reason.
-        source: io::Error,
+        cause: io::Error,
     },
 
     /// `$JAVA_HOME` does not point at a Java runtime.

@@ -79,7 +79,7 @@ impl<'a> Runner<'a> {
             .stderr(Stdio::piped());
         let mut child = command.spawn().map_err(|source| TrustError::Spawn {
             program: program.to_path_buf(),
-            source,
+            cause: source,
         })?;
         if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
             // A tool that exits early closes its stdin; its status says why.
@@ -89,7 +89,7 @@ impl<'a> Runner<'a> {
             .wait_with_output()
             .map_err(|source| TrustError::Spawn {
                 program: program.to_path_buf(),
-                source,
+                cause: source,
             })?;
         let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
         if output.status.success() {
@@ -156,7 +156,7 @@ impl<'a> Runner<'a> {
             return std::fs::remove_file(path).map_err(|source| TrustError::Io {
                 action: "remove",
                 path: path.to_path_buf(),
-                source,
+                cause: source,
             });
         }
         let rm = self.program("rm", "it is part of coreutils")?;
