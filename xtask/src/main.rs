@@ -78,8 +78,10 @@ fn gen_ca(dir: Option<PathBuf>) -> Result<String> {
             .context("no CA directory: set CAROOT or HOME, or pass --dir DIR")?,
     };
     let cert_path = dir.join(pki::ca::CA_CERT_FILE);
-    let (ca, created) = Ca::load_or_create(&dir, &CaParams::new(), None)
+    let found = Ca::load_or_create(&dir, &CaParams::new(), None)
         .with_context(|| format!("failed to load or create the CA in {}", dir.display()))?;
+    let created = found.was_created();
+    let ca = found.into_ca();
     if created {
         writeln!(out, "Created a new local CA in {}.", dir.display())?;
     } else {

@@ -32,7 +32,7 @@ pub fn local_identity(ca_dir: Option<&Path>, url: &str) -> Result<LocalIdentity>
             "cannot tell where the local CA lives: set CAROOT or HOME, or pass --ca-dir DIR",
         )?,
     };
-    let (ca, created) = Ca::load_or_create(&dir, &CaParams::new(), None).map_err(|e| match e {
+    let found = Ca::load_or_create(&dir, &CaParams::new(), None).map_err(|e| match e {
         pki::Error::PassphraseRequired { .. } => anyhow::anyhow!(
             "the local CA key in {} is encrypted, so no certificate can be issued unattended; \
              issue one with `pki cert localhost 127.0.0.1 ::1` and pass --cert and --key",
@@ -41,6 +41,8 @@ pub fn local_identity(ca_dir: Option<&Path>, url: &str) -> Result<LocalIdentity>
         other => anyhow::Error::new(other)
             .context(format!("cannot use the local CA in {}", dir.display())),
     })?;
+    let created = found.was_created();
+    let ca = found.into_ca();
     let ca_cert = dir.join(pki::ca::CA_CERT_FILE);
     let server_dir = dir.join("actix-https");
     let cert = server_dir.join("localhost.pem");

@@ -137,12 +137,12 @@ impl Context {
     /// mkcert does on first use); says so in `out` when it does.
     pub fn load_or_create_ca(&self, out: &mut String) -> Result<pki::Ca> {
         let dir = self.checked_ca_dir()?;
-        let (ca, created) = self
+        let found = self
             .with_ca_passphrase(&dir, |p| {
                 pki::Ca::load_or_create(&dir, &pki::CaParams::new(), p)
             })
             .map_err(|e| no_ca_hint(e, &dir))?;
-        if created {
+        if found.was_created() {
             out.push_str(&format!(
                 "Created a new local CA in {} (it is not trusted by anything yet;\n  \
                  point clients at {}).\n\n",
@@ -150,7 +150,7 @@ impl Context {
                 dir.join(pki::ca::CA_CERT_FILE).display()
             ));
         }
-        Ok(ca)
+        Ok(found.into_ca())
     }
 
     fn with_ca_passphrase<T>(

@@ -218,6 +218,30 @@ pub struct Ca {
     owner: String,
 }
 
+/// What [`Ca::load_or_create`] did.
+#[derive(Debug, Clone)]
+pub enum LoadOrCreate {
+    /// The directory held a CA, now loaded.
+    Loaded(Ca),
+    /// The directory held none; this one was created there.
+    Created(Ca),
+}
+
+impl LoadOrCreate {
+    /// Whether the CA was created just now (worth telling the user: nothing
+    /// trusts it yet).
+    pub fn was_created(&self) -> bool {
+        matches!(self, LoadOrCreate::Created(_))
+    }
+
+    /// The CA, however it came.
+    pub fn into_ca(self) -> Ca {
+        match self {
+            LoadOrCreate::Loaded(ca) | LoadOrCreate::Created(ca) => ca,
+        }
+    }
+}
+
 /// A freshly issued leaf with its new key and the chain to the root.
 #[derive(Debug, Clone)]
 pub struct Issued {
@@ -435,20 +459,20 @@ impl Ca {
     }
 
     /// Loads the CA of `dir`, or creates one there with `params` if there is
-    /// none; the flag says whether it was created. Safe against another
-    /// process doing the same at the same moment: the loser of the race
-    /// waits for the winner's files and loads them, so both use one CA.
+    /// none, saying which it did. Safe against another process doing the
+    /// same at the same moment: the loser of the race waits for the winner's
+    /// files and loads them, so both use one CA.
     pub fn load_or_create(
         dir: &Path,
         params: &CaParams,
         passphrase: Option<&Passphrase>,
-    ) -> Result<(Self, bool)> {
+    ) -> Result<LoadOrCreate> {
         match Self::load(dir, passphrase) {
             Err(Error::NoCa { .. }) => {}
-            other => return other.map(|ca| (ca, false)),
+            other => return other.map(LoadOrCreate::Loaded),
         }
         match Self::create_in(dir, params, passphrase) {
-            Ok(ca) => return Ok((ca, true)),
+            Ok(ca) => return Ok(LoadOrCreate::Created(ca)),
             Err(Error::CaExists { .. }) => {}
             Err(e) => return Err(e),
         }
@@ -464,7 +488,7 @@ impl Ca {
                 {
                     std::thread::sleep(std::time::Duration::from_millis(20));
                 }
-                other => return other.map(|ca| (ca, false)),
+                other => return other.map(LoadOrCreate::Loaded),
             }
         }
     }
@@ -1209,6 +1233,20 @@ mod tests {
             .not_after(past + Duration::from_secs(86_400));
         let leaf = ca.issue(&params)?.certificate;
         assert!(leaf.not_after() < SystemTime::now());
+        Ok(())
+    }
+
+    #[test]
+    fn load_or_create_says_whether_it_created() -> Result<()> {
+        let dir = temp_dir()?;
+        let first = Ca::load_or_create(dir.path(), &CaParams::new(), None)?;
+        assert!(first.was_created());
+        let second = Ca::load_or_create(dir.path(), &CaParams::new(), None)?;
+        assert!(matches!(second, LoadOrCreate::Loaded(_)));
+        assert_eq!(
+            second.into_ca().certificate().to_der()?,
+            first.into_ca().certificate().to_der()?
+        );
         Ok(())
     }
 
