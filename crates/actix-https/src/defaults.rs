@@ -75,7 +75,7 @@ pub fn local_identity(ca_dir: Option<&Path>, url: &str) -> Result<LocalIdentity>
     notes.push(format!("CA: {}{created_note}", ca_cert.display()));
     // `pki` finds the same CA by itself unless the directory was passed here.
     let ca_dir_hint = ca_dir.map_or_else(String::new, |d| format!(" --ca-dir '{}'", d.display()));
-    if pki::trust::system_trusts(ca.root()) {
+    if pki::verify::system_trusts(ca.root()) {
         notes.push("the CA is trusted by this system's OpenSSL store".to_owned());
     } else {
         notes.push(format!(

@@ -89,7 +89,7 @@ pub struct TrustArgs {
     /// store named here that is not on this machine is a failure. Default:
     /// $TRUST_STORES (as mkcert reads it), else every store present.
     #[arg(long = "store", value_name = "STORES", value_delimiter = ',')]
-    pub stores: Vec<pki::trust::Store>,
+    pub stores: Vec<pki_trust::Store>,
 }
 
 /// `pki ca …`

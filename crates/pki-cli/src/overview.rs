@@ -29,7 +29,7 @@ pub fn print(ctx: &Context, out: &mut String) -> Result<()> {
                 };
                 writeln!(out, "Local CA: {} ({state})", dir.display())?;
                 if let Ok(ca) = &ca {
-                    let trusted = if pki::trust::system_trusts(ca) {
+                    let trusted = if pki::verify::system_trusts(ca) {
                         "yes"
                     } else {
                         "no (`pki trust install`)"

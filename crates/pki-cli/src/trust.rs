@@ -1,12 +1,12 @@
 //! `pki trust install|uninstall|status`: the local CA in the system, NSS and
-//! Java stores, through `pki::trust`, which does the work; this module only
+//! Java stores, through `pki_trust`, which does the work; this module only
 //! picks the CA and the stores and words the outcome.
 
 use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::{Context as _, Result, bail};
-use pki::trust::{Anchor, Environment, Store, StoreReport, StoreState, TrustStores};
+use pki_trust::{Anchor, Environment, Store, StoreReport, StoreState, TrustStores};
 
 use crate::cli::TrustArgs;
 use crate::{Context, Outcome, quote};
@@ -140,7 +140,7 @@ fn failures(args: &TrustArgs, reports: &[StoreReport]) -> usize {
 }
 
 fn modified(report: &StoreReport) -> bool {
-    matches!(&report.state, pki::trust::StoreState::Places(places)
+    matches!(&report.state, pki_trust::StoreState::Places(places)
         if places.iter().any(|p| p.result.as_ref().is_ok_and(|c| c.modified())))
 }
 

@@ -28,9 +28,10 @@
 //!
 //! Names are parsed once, at the boundary ([`SubjectAltName::parse`]), and
 //! refused with the rule they break; errors are one [`Error`] enum whose
-//! messages name the file or value. This crate never prints and opens no
-//! sockets; it reads the environment and runs programs only in [`trust`],
-//! when asked to ([`trust::Environment::current`], the stores' own tools).
+//! messages name the file or value. This crate never prints, opens no
+//! sockets, reads no environment variables and starts no process; putting
+//! the CA into trust stores (which runs their tools) is the `pki-trust`
+//! crate's job.
 
 pub mod ca;
 pub mod cert;
@@ -47,7 +48,6 @@ pub mod passphrase;
 mod pem;
 pub mod pkcs12;
 pub mod testing;
-pub mod trust;
 pub mod verify;
 
 pub use ca::{Ca, CaParams, Issued, self_signed};

@@ -619,6 +619,28 @@ pub fn peer(input: &str) -> crate::Result<SubjectAltName> {
     }
 }
 
+/// Whether OpenSSL's default trust store (its default CA file and
+/// directory, or `SSL_CERT_FILE`/`SSL_CERT_DIR`) trusts `ca`: what curl,
+/// Python and this process's own TLS clients would conclude. The CA's
+/// dates are not checked: an expired CA that is installed is still installed.
+pub fn system_trusts(ca: &Certificate) -> bool {
+    trusts(ca.as_x509())
+}
+
+fn trusts(ca: &X509) -> bool {
+    let check = || -> Result<bool, openssl::error::ErrorStack> {
+        let mut store = X509StoreBuilder::new()?;
+        store.set_default_paths()?;
+        // An intermediate installed as an anchor counts as trusted on its own.
+        store.set_flags(X509VerifyFlags::PARTIAL_CHAIN | X509VerifyFlags::NO_CHECK_TIME)?;
+        let store = store.build();
+        let mut ctx = X509StoreContext::new()?;
+        let chain = Stack::new()?;
+        ctx.init(&store, ca, &chain, |c| c.verify_cert())
+    };
+    check().unwrap_or(false)
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;

@@ -125,7 +125,7 @@ impl IsolatedSystem {
         // Only Debian's directories are swapped for temp copies: elsewhere
         // pki would pick another distribution's real directories.
         let release = fs::read_to_string("/etc/os-release").unwrap_or_default();
-        if pki::trust::Distro::from_os_release(&release) != Some(pki::trust::Distro::Debian) {
+        if pki_trust::Distro::from_os_release(&release) != Some(pki_trust::Distro::Debian) {
             if std::env::var_os("CI").is_some() {
                 panic!("the system-store tests need a Debian-like CI machine");
             }

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use openssl::hash::{MessageDigest, hash};
 use openssl::x509::X509;
 
-use crate::cert::Certificate;
-use crate::error::{Error, OpenSslContext, Origin, Result};
+use pki::Certificate;
+use pki::{Error, Origin, Result};
 
 /// A CA certificate to install, look for or remove.
 ///
@@ -32,7 +32,10 @@ impl Anchor {
             });
         }
         let der = ca.to_der()?;
-        let digest = hash(MessageDigest::sha256(), &der).context("hash the CA certificate")?;
+        let digest = hash(MessageDigest::sha256(), &der).map_err(|cause| Error::OpenSsl {
+            action: "hash the CA certificate",
+            cause,
+        })?;
         let fingerprint = digest.iter().map(|b| format!("{b:02x}")).collect();
         Ok(Anchor {
             pem: ca.to_pem()?,
@@ -135,7 +138,7 @@ impl Anchor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Ca, CaParams, CertParams};
+    use pki::{Ca, CaParams, CertParams};
 
     #[test]
     fn names_are_safe_and_tied_to_the_fingerprint() {

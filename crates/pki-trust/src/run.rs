@@ -7,9 +7,9 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use super::environment::Environment;
-use super::report::TrustError;
-use crate::fs::{Overwrite, Secrecy};
+use crate::environment::Environment;
+use crate::report::TrustError;
+use pki::fs::{Overwrite, Secrecy};
 
 /// Who a command runs as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,7 +136,7 @@ impl<'a> Runner<'a> {
         contents: &[u8],
     ) -> Result<(), TrustError> {
         if self.env.root {
-            return crate::fs::write_atomic(path, contents, Secrecy::Public, Overwrite::Replace)
+            return pki::fs::write_atomic(path, contents, Secrecy::Public, Overwrite::Replace)
                 .map_err(|e| TrustError::NotApplied(e.to_string()));
         }
         let install = self.program("install", "it is part of coreutils")?;
@@ -186,7 +186,7 @@ pub(crate) fn quote(arg: &OsStr) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::trust::Os;
+    use crate::Os;
 
     fn env(root: bool) -> Environment {
         Environment {

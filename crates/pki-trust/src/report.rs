@@ -4,7 +4,7 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
-use super::Store;
+use crate::Store;
 
 /// Why a store, or one place in it, could not be read or changed.
 #[derive(Debug, thiserror::Error)]

@@ -10,16 +10,10 @@
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
-use openssl::stack::Stack;
-use openssl::x509::store::X509StoreBuilder;
-use openssl::x509::verify::X509VerifyFlags;
-use openssl::x509::{X509, X509StoreContext};
-
-use super::environment::{Distro, Os};
-use super::report::{Change, PlaceReport, StoreState, TrustError};
-use super::run::{As, Runner, quote};
-use super::{Anchor, Task};
-use crate::cert::Certificate;
+use crate::environment::{Distro, Os};
+use crate::report::{Change, PlaceReport, StoreState, TrustError};
+use crate::run::{As, Runner, quote};
+use crate::{Anchor, Task};
 
 /// Where one distribution family keeps local anchors and how it rebuilds its bundle.
 #[derive(Debug, Clone, Copy)]
@@ -92,28 +86,6 @@ impl Layout {
             .collect::<Vec<_>>()
             .join(" ")
     }
-}
-
-/// Whether OpenSSL's default trust store (its default CA file and
-/// directory, or `SSL_CERT_FILE`/`SSL_CERT_DIR`) trusts `ca`: what curl,
-/// Python and this process's own TLS clients would conclude. The CA's
-/// dates are not checked: an expired CA that is installed is still installed.
-pub fn system_trusts(ca: &Certificate) -> bool {
-    trusts(ca.as_x509())
-}
-
-fn trusts(ca: &X509) -> bool {
-    let check = || -> Result<bool, openssl::error::ErrorStack> {
-        let mut store = X509StoreBuilder::new()?;
-        store.set_default_paths()?;
-        // An intermediate installed as an anchor counts as trusted on its own.
-        store.set_flags(X509VerifyFlags::PARTIAL_CHAIN | X509VerifyFlags::NO_CHECK_TIME)?;
-        let store = store.build();
-        let mut ctx = X509StoreContext::new()?;
-        let chain = Stack::new()?;
-        ctx.init(&store, ca, &chain, |c| c.verify_cert())
-    };
-    check().unwrap_or(false)
 }
 
 pub(super) fn handle(runner: &mut Runner<'_>, anchor: &Anchor, task: Task) -> StoreState {
@@ -297,8 +269,8 @@ fn our_files(anchor: &Anchor, dir: &Path) -> Vec<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::trust::{Environment, Store, StoreReport};
-    use crate::{Ca, CaParams};
+    use crate::{Environment, Store, StoreReport};
+    use pki::{Ca, CaParams};
 
     fn report(os: Os, task: Task) -> String {
         let env = Environment {
@@ -367,6 +339,6 @@ mod tests {
     #[test]
     fn a_new_ca_is_not_trusted_by_the_system() {
         let ca = Ca::generate(&CaParams::new()).unwrap();
-        assert!(!system_trusts(ca.certificate()));
+        assert!(!pki::verify::system_trusts(ca.certificate()));
     }
 }

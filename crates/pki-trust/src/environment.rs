@@ -172,11 +172,11 @@ mod tests {
         };
         assert_eq!(env.find_program("sh"), None);
         let tool = dir.path().join("sh");
-        crate::fs::write_atomic(
+        pki::fs::write_atomic(
             &tool,
             b"#!/bin/sh\n",
-            crate::fs::Secrecy::Public,
-            crate::fs::Overwrite::Refuse,
+            pki::fs::Secrecy::Public,
+            pki::fs::Overwrite::Refuse,
         )
         .unwrap();
         assert_eq!(env.find_program("sh"), None, "not executable");

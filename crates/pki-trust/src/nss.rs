@@ -6,9 +6,9 @@
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
-use super::report::{Change, PlaceReport, StoreState, TrustError};
-use super::run::{As, Runner};
-use super::{Anchor, Task};
+use crate::report::{Change, PlaceReport, StoreState, TrustError};
+use crate::run::{As, Runner};
+use crate::{Anchor, Task};
 
 const CERTUTIL_HINT: &str = "install libnss3-tools (Debian, Ubuntu), nss-tools (Fedora, RHEL), \
                              mozilla-nss-tools (openSUSE) or nss (Arch)";
@@ -289,11 +289,11 @@ mod tests {
         let make = |rel: &str, file: &str| {
             let dir = home.path().join(rel);
             std::fs::create_dir_all(&dir).unwrap();
-            crate::fs::write_atomic(
+            pki::fs::write_atomic(
                 &dir.join(file),
                 b"",
-                crate::fs::Secrecy::Public,
-                crate::fs::Overwrite::Refuse,
+                pki::fs::Secrecy::Public,
+                pki::fs::Overwrite::Refuse,
             )
             .unwrap();
         };

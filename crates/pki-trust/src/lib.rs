@@ -1,10 +1,12 @@
 //! Trust stores: putting the local CA where clients look for trusted roots,
-//! taking it out again, and telling whether it is there.
+//! taking it out again, and telling whether it is there. Its own crate,
+//! apart from `pki`, because it reads the environment and runs programs,
+//! which `pki` never does.
 //!
 //! A local CA is only useful once clients trust it, and each family of
 //! clients reads its own store: OpenSSL, curl and Python read the system
 //! bundle; Chromium and Firefox on Linux read NSS databases; Java reads its
-//! `cacerts` keystore. This module drives each store's own tool
+//! `cacerts` keystore. This crate drives each store's own tool
 //! (`update-ca-certificates` and its siblings, `certutil`, `keytool`), so the
 //! result is exactly what those tools would have produced by hand.
 //!
@@ -20,7 +22,7 @@
 //! each one before it runs ([`TrustStores::on_privileged`]), so it can say so.
 //!
 //! ```no_run
-//! use pki::trust::{Anchor, Environment, TrustStores};
+//! use pki_trust::{Anchor, Environment, TrustStores};
 //!
 //! let ca = pki::Certificate::read("rootCA.pem".as_ref())?;
 //! let anchor = Anchor::new(&ca)?;
@@ -45,8 +47,10 @@ use std::str::FromStr;
 
 pub use anchor::Anchor;
 pub use environment::{Distro, Environment, Os};
+/// Whether OpenSSL's default store trusts a certificate: plain OpenSSL, so
+/// it lives in `pki`; here for the callers of this crate.
+pub use pki::verify::system_trusts;
 pub use report::{Change, PlaceReport, StoreReport, StoreState, TrustError};
-pub use system::system_trusts;
 
 use run::Runner;
 

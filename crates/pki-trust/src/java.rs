@@ -5,10 +5,10 @@
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
-use super::environment::{Environment, is_executable};
-use super::report::{Change, PlaceReport, StoreState, TrustError};
-use super::run::{As, Runner};
-use super::{Anchor, Task};
+use crate::environment::{Environment, is_executable};
+use crate::report::{Change, PlaceReport, StoreState, TrustError};
+use crate::run::{As, Runner};
+use crate::{Anchor, Task};
 
 const STORE_PASSWORD: &str = "changeit";
 
@@ -212,7 +212,7 @@ fn parse_listing(listing: &str) -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::trust::Os;
+    use crate::Os;
 
     #[test]
     fn listings_pair_aliases_with_their_certificates() {
