@@ -15,7 +15,7 @@ use std::sync::OnceLock;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use pki::fixtures::Family;
+use pki_fixtures::Family;
 use tempfile::TempDir;
 
 /// What tests return: `?` works on `pki::Error`, `io::Error` and the rest.
@@ -30,7 +30,7 @@ pub const SERVER_START_TIMEOUT: Duration = Duration::from_secs(10);
 /// Name prefix of the fixture directories in the system's temp directory.
 const FIXTURES_PREFIX: &str = "pki-e2e-fixtures-";
 
-/// The fixture set (`pki::fixtures::write_all`), written once per test
+/// The fixture set (`pki_fixtures::write_all`), written once per test
 /// process into a temporary directory that lives as long as the process.
 /// It holds `ecdsa/` and `rsa/`; the file names are in `README.md` there.
 pub fn fixtures() -> &'static Path {
@@ -43,7 +43,7 @@ pub fn fixtures() -> &'static Path {
             .unwrap_or_else(|e| panic!("failed to create a directory for the fixtures: {e}"));
         // Kept for the whole process: tests on other threads read it until the end.
         let root = dir.keep();
-        if let Err(e) = pki::fixtures::write_all(&root) {
+        if let Err(e) = pki_fixtures::write_all(&root) {
             panic!(
                 "failed to write the fixture set into {}: {e}",
                 root.display()

@@ -126,7 +126,7 @@ fn fixtures(out_dir: Option<PathBuf>) -> Result<String> {
         Some(o) => o,
         None => project_root().join("target").join("fixtures"),
     };
-    let dirs = pki::fixtures::write_all(&out)
+    let dirs = pki_fixtures::write_all(&out)
         .with_context(|| format!("failed to write fixtures to {}", out.display()))?;
     for dir in dirs {
         writeln!(report, "wrote {}", dir.display())?;

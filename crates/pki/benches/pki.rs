@@ -56,7 +56,7 @@ fn fixtures(c: &mut Criterion) {
         .sample_size(10)
         .measurement_time(Duration::from_secs(20));
     group.bench_function("write_fixture_set", |b| {
-        b.iter(|| pki::fixtures::write_all(dir.path()).unwrap());
+        b.iter(|| pki_fixtures::write_all(dir.path()).unwrap());
     });
     group.finish();
 }

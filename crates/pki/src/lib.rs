@@ -39,7 +39,6 @@ pub mod crl;
 pub mod csr;
 mod der;
 pub mod error;
-pub mod fixtures;
 pub mod fs;
 pub mod inspect;
 pub mod key;

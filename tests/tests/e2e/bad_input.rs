@@ -10,10 +10,10 @@ use e2e::{
     TestResult, fixture, leftover_temp_files, read_file, read_text, skip, tempdir, write_file,
 };
 use pki::ca::{CA_CERT_FILE, CA_KEY_FILE};
-use pki::fixtures::Family;
 use pki::{
     Ca, CaParams, Certificate, Csr, CsrParams, Error, KeyType, Origin, Passphrase, PrivateKey,
 };
+use pki_fixtures::Family;
 
 /// Three ways to break a PEM file: the body cut in half (END line kept),
 /// garbage in place of the body, and no END line at all.

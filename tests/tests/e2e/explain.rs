@@ -11,13 +11,13 @@ use e2e::{
     openssl_name, python, require_tool, require_tools, tempdir, unix_seconds, write_file,
 };
 use pki::crl::RevocationReason;
-use pki::fixtures::{FIXTURE_PASSPHRASE, Family};
 use pki::inspect::{Inspection, inspect_file};
 use pki::verify::{Purpose, Reason, Rejected, Verified, VerifyParams, peer, verify};
 use pki::{
     Ca, CaParams, CertParams, Certificate, Csr, Passphrase, Pkcs12Bundle, Pkcs12Encryption,
     PrivateKey, Profile,
 };
+use pki_fixtures::{FIXTURE_PASSPHRASE, Family};
 
 use crate::seeds::run_article_recipe;
 

@@ -8,7 +8,7 @@ use e2e::{
     Output, Server, curl, family_dir, fixture, has_ipv6_loopback, pem_blocks, python, read_text,
     require_tools, skip, tempdir, write_file,
 };
-use pki::fixtures::Family;
+use pki_fixtures::Family;
 use tempfile::TempDir;
 
 /// What `openssl s_server -www` puts in every page it serves.

@@ -12,12 +12,12 @@ use e2e::{
     read_text, require_tool, tempdir, write_file, x509_text,
 };
 use pki::ca::{CA_CERT_FILE, CA_KEY_FILE};
-use pki::fixtures::{FIXTURE_PASSPHRASE, Family};
 use pki::key::KeyAlgorithm;
 use pki::{
     Ca, CaParams, CertParams, Csr, CsrParams, Error, KeyType, Origin, Passphrase, PrivateKey,
     Profile, SubjectAltName,
 };
+use pki_fixtures::{FIXTURE_PASSPHRASE, Family};
 
 /// The public half of a key file as `openssl pkey -pubout` prints it.
 fn openssl_public_pem(path: &Path, passin: Option<&str>) -> String {

@@ -9,8 +9,8 @@ use e2e::{
     Output, Server, TestCommand, TestResult, curl, family_dir, fixture, leftover_temp_files, mode,
     openssl, openssl_fingerprint, read_file, require_tool, require_tools, tempdir,
 };
-use pki::fixtures::Family;
 use pki::{Certificate, Error, Origin, Passphrase, Pkcs12Bundle, Pkcs12Encryption, PrivateKey};
+use pki_fixtures::Family;
 
 /// The password of every bundle here. No colon: curl splits `--cert
 /// file:password` at the first one.

@@ -19,8 +19,8 @@ use e2e::{
     workspace_bin,
 };
 use pki::ca::CA_CERT_FILE;
-use pki::fixtures::Family;
 use pki::{Ca, CertParams, Profile};
+use pki_fixtures::Family;
 
 /// What the index page says over TLS.
 const HTTPS_PAGE: &str = "This page is served over HTTPS.";

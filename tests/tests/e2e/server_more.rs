@@ -22,7 +22,7 @@ use e2e::{
     pem_blocks, pki, python, read_file, require_tools, skip, tempdir, workspace_bin, write_file,
 };
 use pki::ca::CA_CERT_FILE;
-use pki::fixtures::{FIXTURE_PASSPHRASE, Family};
+use pki_fixtures::{FIXTURE_PASSPHRASE, Family};
 
 // ---------------------------------------------------------------------------
 // Helpers

@@ -7,8 +7,8 @@ use std::path::Path;
 use e2e::{
     TestCommand, TestResult, extension, fixture, openssl_line, require_tool, tempdir, x509_text,
 };
-use pki::fixtures::Family;
 use pki::{Ca, CaParams, CertParams, Error, NameConstraint};
+use pki_fixtures::Family;
 
 /// `openssl verify -x509_strict -CAfile <family>/ca.pem <flags…> <family>/<cert>`.
 fn verify(family: Family, flags: &str, cert: &str) -> TestCommand {

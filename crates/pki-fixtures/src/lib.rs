@@ -7,12 +7,10 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use crate::ca::{Ca, CaParams, Issued};
-use crate::cert::{CertParams, Certificate, Profile};
-use crate::error::Result;
-use crate::fs::{self, Overwrite, Secrecy};
-use crate::key::{KeyType, PrivateKey};
-use crate::passphrase::Passphrase;
+use pki::fs::{self, Overwrite, Secrecy};
+use pki::{
+    Ca, CaParams, CertParams, Certificate, Issued, KeyType, Passphrase, PrivateKey, Profile, Result,
+};
 
 /// The pass phrase of `encrypted-key.pem`, also written to `encrypted-key.pass`.
 pub const FIXTURE_PASSPHRASE: &str = "pki fixture pass phrase";
