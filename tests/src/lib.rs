@@ -744,7 +744,7 @@ where
 
 /// `openssl` with a command line split at whitespace, so recipes read as
 /// typed: `openssl_line("genrsa -out root_ca.key 2048")`. There is no
-/// quoting; arguments with spaces go through [`openssl`] or `.arg()`.
+/// quoting; arguments with spaces go through [`openssl()`] or `.arg()`.
 pub fn openssl_line(line: &str) -> TestCommand {
     openssl(line.split_whitespace())
 }
@@ -768,6 +768,22 @@ pub fn curl() -> TestCommand {
 /// with the profile the tests were built with, so `cargo test -p e2e` alone
 /// never runs a stale binary.
 pub fn workspace_bin(package: &str, bin: &str) -> PathBuf {
+    build_once(package, "--bin", bin, Path::new(bin))
+}
+
+/// [`workspace_bin`] for an example (`cargo build --example NAME`).
+pub fn workspace_example(package: &str, example: &str) -> PathBuf {
+    build_once(
+        package,
+        "--example",
+        example,
+        &Path::new("examples").join(example),
+    )
+}
+
+/// Builds `package`'s `kind` target `name` once per test process (in the
+/// profile the tests run in) and returns `target/<profile>/<path>`.
+fn build_once(package: &str, kind: &str, name: &str, path: &Path) -> PathBuf {
     static BUILT: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
     // target/<profile>/deps/e2e-… → target/<profile>
     let exe = std::env::current_exe().unwrap_or_else(|e| panic!("no current exe: {e}"));
@@ -776,26 +792,27 @@ pub fn workspace_bin(package: &str, bin: &str) -> PathBuf {
         .and_then(Path::parent)
         .unwrap_or_else(|| panic!("{} is not under target/<profile>/deps", exe.display()))
         .to_path_buf();
-    let path = profile_dir.join(bin);
+    let built_path = profile_dir.join(path);
+    let key = format!("{package} {kind} {name}");
     let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
-    if !built.iter().any(|b| b == bin) {
+    if !built.contains(&key) {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
         let root = Path::new(env!("CARGO_MANIFEST_DIR"))
             .parent()
             .unwrap_or_else(|| Path::new("."));
         let mut cmd = Command::new(cargo);
         cmd.current_dir(root)
-            .args(["build", "--quiet", "--package", package, "--bin", bin]);
+            .args(["build", "--quiet", "--package", package, kind, name]);
         if profile_dir.file_name() == Some(OsStr::new("release")) {
             cmd.arg("--release");
         }
         let status = cmd
             .status()
-            .unwrap_or_else(|e| panic!("failed to run cargo build for {bin}: {e}"));
-        assert!(status.success(), "cargo build of {bin} failed: {status}");
-        built.push(bin.to_owned());
+            .unwrap_or_else(|e| panic!("failed to run cargo build for {name}: {e}"));
+        assert!(status.success(), "cargo build of {name} failed: {status}");
+        built.push(key);
     }
-    path
+    built_path
 }
 
 /// The `pki` command, run in `dir` with its CA in `dir/ca` (through

@@ -4,10 +4,10 @@
 //! Three things here are easy to get wrong with plain OpenSSL:
 //! - A certificate with `CA:TRUE` issued by a trusted CA may carry
 //!   `clientAuth`, so OpenSSL accepts it as a client. Browsers refuse a CA as
-//!   an end entity, and so does [`refuse_ca_leaf`].
+//!   an end entity, and so does `refuse_ca_leaf`.
 //! - A resumed session skips certificate verification. Resumption is bound
 //!   to the policy that verified the client by the session id context
-//!   ([`ClientVerification::session_id_context`]): a digest of the client CAs
+//!   (`ClientVerification::session_id_context`): a digest of the client CAs
 //!   and the CRL, so changing either ends the resumption of every earlier
 //!   session (see `docs/security.md`).
 //! - An expired CRL makes OpenSSL refuse every client, good ones included,

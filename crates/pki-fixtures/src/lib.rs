@@ -62,7 +62,7 @@ impl Family {
 pub fn write_all(out: &Path) -> Result<Vec<PathBuf>> {
     fs::create_private_dir(out)?;
     fs::write_atomic(
-        &out.join("README.md"),
+        out.join("README.md"),
         README.as_bytes(),
         Secrecy::Public,
         Overwrite::Replace,
@@ -156,7 +156,7 @@ struct Writer<'a> {
 impl Writer<'_> {
     fn public(&self, name: &str, bytes: &[u8]) -> Result<()> {
         fs::write_atomic(
-            &self.dir.join(name),
+            self.dir.join(name),
             bytes,
             Secrecy::Public,
             Overwrite::Replace,
@@ -165,7 +165,7 @@ impl Writer<'_> {
 
     fn private(&self, name: &str, bytes: &[u8]) -> Result<()> {
         fs::write_atomic(
-            &self.dir.join(name),
+            self.dir.join(name),
             bytes,
             Secrecy::Private,
             Overwrite::Replace,

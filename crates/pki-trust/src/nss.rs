@@ -290,7 +290,7 @@ mod tests {
             let dir = home.path().join(rel);
             std::fs::create_dir_all(&dir).unwrap();
             pki::fs::write_atomic(
-                &dir.join(file),
+                dir.join(file),
                 b"",
                 pki::fs::Secrecy::Public,
                 pki::fs::Overwrite::Refuse,

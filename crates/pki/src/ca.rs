@@ -189,7 +189,8 @@ pub enum DirState {
 /// holds the directory lock). A directory that does not exist is
 /// [`DirState::Empty`]; the directory is only written to when a creation
 /// marker or a key without certificate is found.
-pub fn dir_state(dir: &Path) -> Result<DirState> {
+pub fn dir_state(dir: impl AsRef<Path>) -> Result<DirState> {
+    let dir = dir.as_ref();
     // Marker first: if it is absent now and the key alone is there, a
     // creation may have begun since, so only the lock can tell.
     let marked = dir.join(CREATION_MARKER).exists();
@@ -412,10 +413,11 @@ impl Ca {
     /// [`Error::CaIncomplete`]. A process killed halfway leaves nothing the
     /// next call cannot clear (see the module notes).
     pub fn create_in(
-        dir: &Path,
+        dir: impl AsRef<Path>,
         params: &CaParams,
         passphrase: Option<&Passphrase>,
     ) -> Result<Self> {
+        let dir = dir.as_ref();
         let (cert_path, _) = ca_paths(dir);
         if cert_path.exists() {
             return Err(Error::CaExists {
@@ -436,7 +438,8 @@ impl Ca {
     /// means there is no CA ([`Error::NoCa`]); a key without its
     /// certificate, or a certificate without its key, an incomplete one
     /// ([`Error::CaIncomplete`], naming the missing file).
-    pub fn load(dir: &Path, passphrase: Option<&Passphrase>) -> Result<Self> {
+    pub fn load(dir: impl AsRef<Path>, passphrase: Option<&Passphrase>) -> Result<Self> {
+        let dir = dir.as_ref();
         // A file, a dangling link or a directory shut to this user is said
         // as such, not as "there is no CA".
         fs::check_dir(dir)?;
@@ -463,10 +466,11 @@ impl Ca {
     /// same at the same moment: the loser of the race waits for the winner's
     /// files and loads them, so both use one CA.
     pub fn load_or_create(
-        dir: &Path,
+        dir: impl AsRef<Path>,
         params: &CaParams,
         passphrase: Option<&Passphrase>,
     ) -> Result<LoadOrCreate> {
+        let dir = dir.as_ref();
         match Self::load(dir, passphrase) {
             Err(Error::NoCa { .. }) => {}
             other => return other.map(LoadOrCreate::Loaded),
@@ -496,10 +500,12 @@ impl Ca {
     /// Loads a CA from a certificate file (its first certificate is the CA,
     /// any others its chain) and a key file.
     pub fn load_files(
-        cert_path: &Path,
-        key_path: &Path,
+        cert_path: impl AsRef<Path>,
+        key_path: impl AsRef<Path>,
         passphrase: Option<&Passphrase>,
     ) -> Result<Self> {
+        let cert_path = cert_path.as_ref();
+        let key_path = key_path.as_ref();
         let mut certs = Certificate::read_all(cert_path)?;
         let cert = certs.remove(0);
         let key = PrivateKey::read(key_path, passphrase)?;
@@ -516,7 +522,8 @@ impl Ca {
     /// certificate), as [`Ca::create_in`] writes a new one: never
     /// overwriting ([`Error::CaExists`]), and with nothing left that the next
     /// call cannot clear if the process is killed halfway.
-    pub fn write_to(&self, dir: &Path, passphrase: Option<&Passphrase>) -> Result<()> {
+    pub fn write_to(&self, dir: impl AsRef<Path>, passphrase: Option<&Passphrase>) -> Result<()> {
+        let dir = dir.as_ref();
         self.write_new(dir, passphrase)
     }
 
@@ -1285,7 +1292,7 @@ mod tests {
             Overwrite::Refuse,
         )?;
         fs::write_durable(
-            &dir.join(CA_KEY_FILE),
+            dir.join(CA_KEY_FILE),
             key,
             Secrecy::Private,
             Overwrite::Refuse,
@@ -1319,7 +1326,7 @@ mod tests {
         let theirs = Ca::generate(&CaParams::new())?.key.to_pem()?;
         killed_creation(dir.path(), &ours, &theirs)?;
         assert_eq!(dir_state(dir.path())?, DirState::KeyOnly);
-        assert_eq!(fs::read(&dir.path().join(CA_KEY_FILE))?, theirs);
+        assert_eq!(fs::read(dir.path().join(CA_KEY_FILE))?, theirs);
         assert!(!dir.path().join(CREATION_MARKER).exists());
         // And with no marker at all, as when a certificate was removed by hand.
         for _ in 0..2 {
@@ -1336,7 +1343,7 @@ mod tests {
                 other => panic!("expected CaIncomplete, got {other:?}"),
             }
         }
-        assert_eq!(fs::read(&dir.path().join(CA_KEY_FILE))?, theirs);
+        assert_eq!(fs::read(dir.path().join(CA_KEY_FILE))?, theirs);
         Ok(())
     }
 
@@ -1344,7 +1351,7 @@ mod tests {
     fn a_complete_ca_with_a_leftover_marker_loses_only_the_marker() -> Result<()> {
         let dir = temp_dir()?;
         let created = Ca::create_in(dir.path(), &CaParams::new(), None)?;
-        let key = fs::read(&dir.path().join(CA_KEY_FILE))?;
+        let key = fs::read(dir.path().join(CA_KEY_FILE))?;
         let marker = dir.path().join(CREATION_MARKER);
         fs::write_durable(
             &marker,
@@ -1355,7 +1362,7 @@ mod tests {
         let loaded = Ca::load(dir.path(), None)?;
         assert_eq!(loaded.certificate(), created.certificate());
         assert!(!marker.exists());
-        assert_eq!(fs::read(&dir.path().join(CA_KEY_FILE))?, key);
+        assert_eq!(fs::read(dir.path().join(CA_KEY_FILE))?, key);
         Ok(())
     }
 }

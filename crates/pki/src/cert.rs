@@ -252,12 +252,14 @@ impl Certificate {
     }
 
     /// Reads the first certificate of a PEM or DER file.
-    pub fn read(path: &Path) -> Result<Self> {
+    pub fn read(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
         first(Self::read_all(path)?)
     }
 
     /// Reads every certificate of a PEM file (a chain or bundle), or the one of a DER file.
-    pub fn read_all(path: &Path) -> Result<Vec<Self>> {
+    pub fn read_all(path: impl AsRef<Path>) -> Result<Vec<Self>> {
+        let path = path.as_ref();
         parse_all(&fs::read(path)?, &Origin::file(path))
     }
 
@@ -277,7 +279,8 @@ impl Certificate {
     }
 
     /// Writes the certificate as PEM, mode 0644, refusing to overwrite.
-    pub fn write_pem(&self, path: &Path) -> Result<()> {
+    pub fn write_pem(&self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
         fs::write_atomic(path, &self.to_pem()?, Secrecy::Public, Overwrite::Refuse)
     }
 

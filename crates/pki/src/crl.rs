@@ -156,7 +156,8 @@ impl Crl {
     }
 
     /// Reads a PEM or DER CRL file.
-    pub fn read(path: &Path) -> Result<Self> {
+    pub fn read(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
         parse(&fs::read(path)?, &Origin::file(path))
     }
 
@@ -273,11 +274,12 @@ pub fn parse_serial(input: &str) -> Result<String> {
 /// Records a revocation in the CA directory; replaces `openssl ca -revoke
 /// cert.pem -crl_reason R`. Revoking a serial twice keeps the first record.
 pub fn revoke(
-    dir: &Path,
+    dir: impl AsRef<Path>,
     serial: &str,
     reason: RevocationReason,
     at: SystemTime,
 ) -> Result<Revocation> {
+    let dir = dir.as_ref();
     let serial = parse_serial(serial)?;
     let _lock = DirLock::acquire(dir)?;
     let mut list = revoked(dir)?;
@@ -302,7 +304,7 @@ pub fn revoke(
         })
         .collect();
     fs::write_atomic(
-        &dir.join(REVOKED_FILE),
+        dir.join(REVOKED_FILE),
         text.as_bytes(),
         Secrecy::Public,
         Overwrite::Replace,
@@ -311,7 +313,8 @@ pub fn revoke(
 }
 
 /// The revocations recorded in the CA directory (none if the file is absent).
-pub fn revoked(dir: &Path) -> Result<Vec<Revocation>> {
+pub fn revoked(dir: impl AsRef<Path>) -> Result<Vec<Revocation>> {
+    let dir = dir.as_ref();
     let path = dir.join(REVOKED_FILE);
     if !path.exists() {
         return Ok(Vec::new());
@@ -453,7 +456,8 @@ impl Ca {
     /// between the files may have published a number `crlnumber` never
     /// heard of), and `crlnumber` is written and synced before the CRL files,
     /// so a run killed later at worst skips a number.
-    pub fn write_crl(&self, dir: &Path, valid_for: Duration) -> Result<(Crl, PathBuf)> {
+    pub fn write_crl(&self, dir: impl AsRef<Path>, valid_for: Duration) -> Result<(Crl, PathBuf)> {
+        let dir = dir.as_ref();
         let _lock = DirLock::acquire(dir)?;
         let number_path = dir.join(CRL_NUMBER_FILE);
         let pem_path = dir.join(CRL_PEM_FILE);
@@ -530,7 +534,7 @@ mod tests {
                 .and_then(|bn| bn.to_dec_str().ok().map(|s| s.to_string()))
         };
         assert_eq!(number(&second).as_deref(), Some("2"));
-        assert!(Crl::read(&dir.path().join(CRL_DER_FILE))?.is_revoked(&alice));
+        assert!(Crl::read(dir.path().join(CRL_DER_FILE))?.is_revoked(&alice));
         Ok(())
     }
 
@@ -549,18 +553,18 @@ mod tests {
         // number 5 while crlnumber still says 1.
         let ahead = ca.crl(&[], 5, week)?;
         fs::write_atomic(
-            &dir.path().join(CRL_PEM_FILE),
+            dir.path().join(CRL_PEM_FILE),
             &ahead.to_pem()?,
             Secrecy::Public,
             Overwrite::Replace,
         )?;
         let (next, _) = ca.write_crl(dir.path(), week)?;
         assert_eq!(next.number(), Some(6));
-        assert_eq!(fs::read(&dir.path().join(CRL_NUMBER_FILE))?, b"6\n");
-        assert_eq!(Crl::read(&dir.path().join(CRL_DER_FILE))?.number(), Some(6));
+        assert_eq!(fs::read(dir.path().join(CRL_NUMBER_FILE))?, b"6\n");
+        assert_eq!(Crl::read(dir.path().join(CRL_DER_FILE))?.number(), Some(6));
         // A CRL file nobody can read is no published number.
         fs::write_atomic(
-            &dir.path().join(CRL_DER_FILE),
+            dir.path().join(CRL_DER_FILE),
             b"not a CRL",
             Secrecy::Public,
             Overwrite::Replace,

@@ -130,7 +130,8 @@ impl Csr {
     }
 
     /// Reads a PEM or DER CSR file, naming it in errors.
-    pub fn read(path: &Path) -> Result<Self> {
+    pub fn read(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
         parse(&fs::read(path)?, Origin::file(path))
     }
 
@@ -145,7 +146,8 @@ impl Csr {
     }
 
     /// Writes the CSR as PEM, mode 0644, refusing to overwrite.
-    pub fn write_pem(&self, path: &Path) -> Result<()> {
+    pub fn write_pem(&self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
         fs::write_atomic(path, &self.to_pem()?, Secrecy::Public, Overwrite::Refuse)
     }
 

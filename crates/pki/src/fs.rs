@@ -10,7 +10,7 @@
 //!
 //! A process killed mid-write leaves its temp file (`.pki-XXXXXX.tmp`)
 //! behind; the next write into that directory removes the stale ones. Changes
-//! that span several files of a CA directory hold its lock ([`DirLock`]).
+//! that span several files of a CA directory hold its lock (`DirLock`).
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
@@ -40,7 +40,7 @@ const TEMP_SUFFIX: &str = ".tmp";
 /// nothing), and no file is ever half written.
 pub const STALE_TEMP_AGE: Duration = Duration::from_secs(15 * 60);
 
-/// The lock file of a CA directory (see [`DirLock`]).
+/// The lock file of a CA directory (see `DirLock`).
 pub const LOCK_FILE: &str = ".pki.lock";
 
 /// Who may read a file being written.
@@ -73,22 +73,24 @@ pub enum Overwrite {
 
 /// Writes `contents` to `path` atomically with the mode `secrecy` asks for.
 pub fn write_atomic(
-    path: &Path,
+    path: impl AsRef<Path>,
     contents: &[u8],
     secrecy: Secrecy,
     overwrite: Overwrite,
 ) -> Result<()> {
+    let path = path.as_ref();
     write(path, contents, secrecy, overwrite, false)
 }
 
 /// As [`write_atomic`], and synced to disk before it appears under its name:
 /// for files that are costly to lose (a CA's certificate and key).
 pub fn write_durable(
-    path: &Path,
+    path: impl AsRef<Path>,
     contents: &[u8],
     secrecy: Secrecy,
     overwrite: Overwrite,
 ) -> Result<()> {
+    let path = path.as_ref();
     write(path, contents, secrecy, overwrite, true)
 }
 
@@ -171,14 +173,16 @@ pub const MAX_SECRET_LEN: u64 = 64 * 1024;
 /// ([`Error::NotAFile`], [`Error::TooLarge`]): a named pipe (whose reader
 /// waits for a writer forever), a device (`/dev/zero` never ends), a socket,
 /// and a directory (an [`Error::Io`] saying "Is a directory", as ever).
-pub fn read(path: &Path) -> Result<Vec<u8>> {
+pub fn read(path: impl AsRef<Path>) -> Result<Vec<u8>> {
+    let path = path.as_ref();
     read_limited(path, MAX_READ_LEN, "certificate, key, CSR or CRL", false)
 }
 
 /// Reads a pass-phrase or password file: as [`read`], but a pipe or terminal
 /// is accepted too (`--passphrase-file <(pass show ca)`, `/dev/stdin`), as
 /// `openssl -passin file:` accepts it, and at most [`MAX_SECRET_LEN`] bytes.
-pub fn read_secret(path: &Path) -> Result<Vec<u8>> {
+pub fn read_secret(path: impl AsRef<Path>) -> Result<Vec<u8>> {
+    let path = path.as_ref();
     read_limited(path, MAX_SECRET_LEN, "pass-phrase file", true)
 }
 
@@ -265,7 +269,8 @@ fn refused_kind(file_type: fs::FileType, streams_ok: bool) -> Option<&'static st
 /// Creates `dir` (and its parents) if missing; a directory this call creates
 /// gets mode 0700. An existing directory is left as it is (an mkcert CAROOT
 /// is 0755, and changing it behind the user's back would surprise them).
-pub fn create_private_dir(dir: &Path) -> Result<()> {
+pub fn create_private_dir(dir: impl AsRef<Path>) -> Result<()> {
+    let dir = dir.as_ref();
     if dir.is_dir() {
         return Ok(());
     }
@@ -435,7 +440,8 @@ pub(crate) fn pause_point(step: &str) {
 /// what to do: a file ([`Error::NotADirectory`]), a symbolic link to nothing
 /// or to a file, and a directory whose permissions shut this user out
 /// ([`Error::DirUnreadable`]), which would otherwise read as "there is no CA".
-pub fn check_dir(dir: &Path) -> Result<()> {
+pub fn check_dir(dir: impl AsRef<Path>) -> Result<()> {
+    let dir = dir.as_ref();
     let io_err = |source| Error::Io {
         action: FileAction::Read,
         path: dir.to_path_buf(),
@@ -592,7 +598,7 @@ mod tests {
         plant(".pki-ca-creation", old);
         plant("notes.tmp", old);
         write_atomic(
-            &dir.path().join("c.pem"),
+            dir.path().join("c.pem"),
             b"c",
             Secrecy::Public,
             Overwrite::Refuse,

@@ -204,14 +204,16 @@ impl PrivateKey {
 
     /// Reads a key file in any of the forms above, PEM or DER, naming the
     /// file in every error.
-    pub fn read(path: &Path, passphrase: Option<&Passphrase>) -> Result<Self> {
+    pub fn read(path: impl AsRef<Path>, passphrase: Option<&Passphrase>) -> Result<Self> {
+        let path = path.as_ref();
         let bytes = fs::read(path)?;
         parse(&bytes, &Origin::file(path), passphrase)
     }
 
     /// Writes the key as PEM with mode 0600, encrypted when a pass phrase is
     /// given; never overwrites an existing file.
-    pub fn write_pem(&self, path: &Path, passphrase: Option<&Passphrase>) -> Result<()> {
+    pub fn write_pem(&self, path: impl AsRef<Path>, passphrase: Option<&Passphrase>) -> Result<()> {
+        let path = path.as_ref();
         let pem = match passphrase {
             Some(p) => self.to_pem_encrypted(p)?,
             None => self.to_pem()?,

@@ -49,7 +49,7 @@ pub mod pkcs12;
 pub mod testing;
 pub mod verify;
 
-pub use ca::{Ca, CaParams, Issued, self_signed};
+pub use ca::{Ca, CaParams, Issued, LoadOrCreate, self_signed};
 pub use cert::{CertParams, Certificate, Profile};
 pub use csr::{Csr, CsrParams};
 pub use error::{Error, Origin, Result};
@@ -57,3 +57,8 @@ pub use key::{KeyType, PrivateKey};
 pub use name::{NameConstraint, SubjectAltName};
 pub use passphrase::Passphrase;
 pub use pkcs12::{Pkcs12Bundle, Pkcs12Encryption};
+
+/// The crate README's examples, compiled (and run where they can) as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

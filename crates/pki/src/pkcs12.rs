@@ -108,10 +108,11 @@ impl Pkcs12Bundle {
     /// Writes the bundle with mode 0600 (it holds the key), refusing to overwrite.
     pub fn write(
         &self,
-        path: &Path,
+        path: impl AsRef<Path>,
         password: &Passphrase,
         encryption: Pkcs12Encryption,
     ) -> Result<()> {
+        let path = path.as_ref();
         let der = self.to_der(password, encryption)?;
         fs::write_atomic(path, &der, Secrecy::Private, Overwrite::Refuse)
     }
@@ -123,7 +124,8 @@ impl Pkcs12Bundle {
     }
 
     /// Reads a PKCS#12 file from disk, naming it in errors.
-    pub fn read(path: &Path, password: &Passphrase) -> Result<Self> {
+    pub fn read(path: impl AsRef<Path>, password: &Passphrase) -> Result<Self> {
+        let path = path.as_ref();
         parse(&fs::read(path)?, password, &Origin::file(path))
     }
 }

@@ -89,7 +89,8 @@ impl TestCa {
     }
 
     /// Writes the CA certificate as `ca.pem` into `dir` and returns its path.
-    pub fn write_ca_pem(&self, dir: &Path) -> Result<PathBuf> {
+    pub fn write_ca_pem(&self, dir: impl AsRef<Path>) -> Result<PathBuf> {
+        let dir = dir.as_ref();
         let path = dir.join("ca.pem");
         fs::write_atomic(
             &path,
@@ -143,7 +144,8 @@ impl TestIdentity {
 
     /// Writes `<stem>.pem`, `<stem>-key.pem` and `<stem>-bundle.pem` into `dir`
     /// (for example a `tempfile::TempDir`), replacing earlier ones.
-    pub fn write_to(&self, dir: &Path, stem: &str) -> Result<IdentityFiles> {
+    pub fn write_to(&self, dir: impl AsRef<Path>, stem: &str) -> Result<IdentityFiles> {
+        let dir = dir.as_ref();
         let files = IdentityFiles {
             cert: dir.join(format!("{stem}.pem")),
             key: dir.join(format!("{stem}-key.pem")),

@@ -96,7 +96,7 @@ fn corrupt_pem_is_malformed_naming_the_file() -> TestResult {
         write_file(&path, &text);
         assert_malformed(Certificate::read(&path), &path, "certificate", case);
         assert_malformed(
-            Ca::load_files(&path, &fixture(family, "ca-key.pem"), None),
+            Ca::load_files(&path, fixture(family, "ca-key.pem"), None),
             &path,
             "certificate",
             case,
@@ -163,7 +163,7 @@ fn key_given_as_certificate_or_csr_is_wrong_kind() {
         other => panic!("expected WrongKind, got {other:?}"),
     }
     // The CA key given as the CA certificate, a common slip of argument order.
-    let err = Ca::load_files(&path, &fixture(Family::Rsa, "ca.pem"), None).unwrap_err();
+    let err = Ca::load_files(&path, fixture(Family::Rsa, "ca.pem"), None).unwrap_err();
     match &err {
         Error::WrongKind {
             expected, found, ..
@@ -205,7 +205,7 @@ fn ca_with_a_key_that_is_not_its_own_is_key_mismatch() {
 #[test]
 fn leaf_with_its_own_key_is_not_a_ca() {
     let cert = fixture(Family::Ecdsa, "server.pem");
-    match Ca::load_files(&cert, &fixture(Family::Ecdsa, "server-key.pem"), None) {
+    match Ca::load_files(&cert, fixture(Family::Ecdsa, "server-key.pem"), None) {
         Err(Error::NotCa { origin }) => assert_eq!(origin, Origin::File(cert)),
         other => panic!("expected NotCa, got {other:?}"),
     }
@@ -270,10 +270,10 @@ fn writing_under_a_regular_file_is_io_and_leaves_nothing() -> TestResult {
     let key = PrivateKey::generate(KeyType::P256)?;
     let path = file.join("key.pem");
     assert_io(key.write_pem(&path, None), &path, "key under a file");
-    let cert = Certificate::read(&fixture(Family::Ecdsa, "server.pem"))?;
+    let cert = Certificate::read(fixture(Family::Ecdsa, "server.pem"))?;
     assert_io(cert.write_pem(&path), &path, "cert under a file");
     assert!(leftover_temp_files(dir.path()).is_empty());
-    match Ca::create_in(&file.join("ca"), &CaParams::new(), None) {
+    match Ca::create_in(file.join("ca"), &CaParams::new(), None) {
         Err(Error::Io { .. }) => {}
         other => panic!("expected Io, got {other:?}"),
     }
@@ -293,7 +293,7 @@ fn writing_a_name_too_long_fails_after_the_temp_file_and_leaves_nothing() -> Tes
         &path,
         "encrypted key",
     );
-    let cert = Certificate::read(&fixture(Family::Ecdsa, "server.pem"))?;
+    let cert = Certificate::read(fixture(Family::Ecdsa, "server.pem"))?;
     assert_io(cert.write_pem(&path), &path, "cert");
     assert_eq!(leftover_temp_files(dir.path()), Vec::<String>::new());
     Ok(())
@@ -342,7 +342,7 @@ fn writing_over_an_existing_file_is_already_exists_and_keeps_it() -> TestResult 
     let path = dir.path().join("taken.pem");
     write_file(&path, "old content\n");
     let key = PrivateKey::generate(KeyType::P256)?;
-    let cert = Certificate::read(&fixture(Family::Ecdsa, "server.pem"))?;
+    let cert = Certificate::read(fixture(Family::Ecdsa, "server.pem"))?;
     let csr = Csr::new(&CsrParams::new(["localhost"])?, &key)?;
     let attempts: [(&str, pki::Result<()>); 4] = [
         ("key", key.write_pem(&path, None)),

@@ -45,10 +45,10 @@ impl Revocation {
         let write = |stem: &str, issued: &Issued| -> pki::Result<()> {
             issued
                 .certificate
-                .write_pem(&dir.path().join(format!("{stem}.pem")))?;
+                .write_pem(dir.path().join(format!("{stem}.pem")))?;
             issued
                 .key
-                .write_pem(&dir.path().join(format!("{stem}-key.pem")), None)
+                .write_pem(dir.path().join(format!("{stem}-key.pem")), None)
         };
         write("server", &ca.issue(&CertParams::new(["localhost"])?)?)?;
         let alice = ca.issue(&CertParams::new(["alice@example.test"])?.profile(Profile::Client))?;
@@ -323,7 +323,7 @@ fn pki_verify_with_the_crl_says_revoked_and_passes_the_other_client() -> TestRes
     verify(&r.bob.certificate, &[], &trusted, &params())
         .unwrap_or_else(|e| panic!("Bob is not revoked: {e}"));
     // The same CRL read back through pki, from DER.
-    let crl = Crl::read(&r.file(CRL_DER_FILE))?;
+    let crl = Crl::read(r.file(CRL_DER_FILE))?;
     assert!(crl.is_revoked(&r.alice.certificate));
     assert!(!crl.is_revoked(&r.bob.certificate));
     Ok(())
@@ -365,7 +365,7 @@ fn without_a_crl_the_revoked_client_still_verifies() -> TestResult {
         return Ok(());
     }
     let r = Revocation::new()?;
-    let cert = Certificate::read(&r.file("alice.pem"))?;
+    let cert = Certificate::read(r.file("alice.pem"))?;
     verify(
         &cert,
         &[],

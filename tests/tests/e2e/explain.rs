@@ -23,7 +23,7 @@ use crate::seeds::run_article_recipe;
 
 /// The first certificate of a fixture file.
 fn cert(family: Family, name: &str) -> Certificate {
-    Certificate::read(&fixture(family, name)).unwrap()
+    Certificate::read(fixture(family, name)).unwrap()
 }
 
 /// The family's root, as the only trust anchor.
@@ -313,8 +313,8 @@ fn article_v1_client_without_san_is_explained_as_cn_only() {
     let dir = tempdir();
     let d = dir.path();
     run_article_recipe(d);
-    let client = Certificate::read(&d.join("client.crt")).unwrap();
-    let root = Certificate::read(&d.join("root_ca.crt")).unwrap();
+    let client = Certificate::read(d.join("client.crt")).unwrap();
+    let root = Certificate::read(d.join("root_ca.crt")).unwrap();
     let r = refused(&client, &[], &[root], &server_params("client"));
     assert_eq!(
         r.reason,
@@ -345,7 +345,7 @@ fn article_root_without_key_usage_is_explained_as_missing_key_usage() -> TestRes
     let dir = tempdir();
     let d = dir.path();
     run_article_recipe(d);
-    let ca = Ca::load_files(&d.join("root_ca.crt"), &d.join("root_ca.key"), None)?;
+    let ca = Ca::load_files(d.join("root_ca.crt"), d.join("root_ca.key"), None)?;
     assert!(
         ca.certificate().is_ca(),
         "pki itself takes the root for a CA"
@@ -394,7 +394,7 @@ fn article_self_signed_server_is_explained_as_self_signed_and_cn_only() -> TestR
     )
     .current_dir(d)
     .assert_success();
-    let cert = Certificate::read(&d.join("cert.pem"))?;
+    let cert = Certificate::read(d.join("cert.pem"))?;
     let r = refused(&cert, &[], &trusted(Family::Ecdsa), &VerifyParams::new());
     assert_explained(
         &r,
@@ -446,9 +446,9 @@ fn sub_ca_forged_under_the_pathlen_0_intermediate_is_explained_as_path_length() 
         .arg(fixture(family, "intermediate-key.pem"))
         .current_dir(d)
         .assert_success();
-    let sub = Ca::load_files(&d.join("sub.pem"), &d.join("sub-key.pem"), None)?;
+    let sub = Ca::load_files(d.join("sub.pem"), d.join("sub-key.pem"), None)?;
     let leaf = sub.issue(&CertParams::new(["localhost"])?)?;
-    leaf.certificate.write_pem(&d.join("leaf.pem"))?;
+    leaf.certificate.write_pem(d.join("leaf.pem"))?;
     let intermediate = cert(family, "intermediate.pem");
 
     // What OpenSSL itself says of the chain.
@@ -528,10 +528,10 @@ fn ca_course_csr_signed_by_pki_is_for_localhost_but_not_127_0_0_1() -> TestResul
     .current_dir(d)
     .assert_success();
     let ca = Ca::generate(&CaParams::new().common_name("Charlie's CA"))?;
-    ca.certificate().write_pem(&d.join("ca.pem"))?;
-    let csr = Csr::read(&d.join("alice.csr"))?;
+    ca.certificate().write_pem(d.join("ca.pem"))?;
+    let csr = Csr::read(d.join("alice.csr"))?;
     let signed = ca.sign_csr(&csr, &CertParams::from_csr(&csr)?)?;
-    signed.write_pem(&d.join("alice.crt"))?;
+    signed.write_pem(d.join("alice.crt"))?;
     let trusted = [ca.certificate().clone()];
 
     let r = refused(&signed, &[], &trusted, &server_params("127.0.0.1"));
@@ -745,7 +745,7 @@ fn inspect_p12_opens_only_with_its_password() -> TestResult {
     let family = Family::Ecdsa;
     let pass = Passphrase::new("p12-test-password");
     Pkcs12Bundle {
-        key: PrivateKey::read(&fixture(family, "client-key.pem"), None)?,
+        key: PrivateKey::read(fixture(family, "client-key.pem"), None)?,
         certificate: cert(family, "client.pem"),
         chain: trusted(family),
         friendly_name: Some("client".to_owned()),

@@ -99,8 +99,8 @@ fn our_encrypted_key_loads_back_with_the_pass_file_contents() -> TestResult {
         let pass =
             Passphrase::from_file_contents(&read_file(&fixture(family, "encrypted-key.pass")));
         assert_eq!(pass, Passphrase::new(FIXTURE_PASSPHRASE));
-        let key = PrivateKey::read(&fixture(family, "encrypted-key.pem"), Some(&pass))?;
-        let plain = PrivateKey::read(&fixture(family, "server-key.pem"), None)?;
+        let key = PrivateKey::read(fixture(family, "encrypted-key.pem"), Some(&pass))?;
+        let plain = PrivateKey::read(fixture(family, "server-key.pem"), None)?;
         assert!(key.as_pkey().public_eq(plain.as_pkey()));
     }
     Ok(())
@@ -250,15 +250,15 @@ fn openssl_req_csr_is_signed_with_its_cn_promoted_to_san() -> TestResult {
     openssl_line("req -newkey rsa:2048 -nodes -keyout k.pem -out r.csr -subj /CN=localhost")
         .current_dir(d)
         .assert_success();
-    let key = PrivateKey::read(&d.join("k.pem"), None)?;
-    let csr = Csr::read(&d.join("r.csr"))?;
+    let key = PrivateKey::read(d.join("k.pem"), None)?;
+    let csr = Csr::read(d.join("r.csr"))?;
     csr.verify_signature()?;
     assert_eq!(csr.common_name().as_deref(), Some("localhost"));
     assert!(csr.requested_extensions()?.subject_alt_names.is_empty());
 
     let ca = Ca::load_files(
-        &fixture(family, "ca.pem"),
-        &fixture(family, "ca-key.pem"),
+        fixture(family, "ca.pem"),
+        fixture(family, "ca-key.pem"),
         None,
     )?;
     let params = CertParams::from_csr(&csr)?;

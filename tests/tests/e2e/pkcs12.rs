@@ -30,9 +30,9 @@ fn fixture_bundle(family: Family, stem: &str) -> pki::Result<Pkcs12Bundle> {
         _ => "ca.pem",
     };
     Ok(Pkcs12Bundle {
-        key: PrivateKey::read(&fixture(family, &format!("{stem}-key.pem")), None)?,
-        certificate: Certificate::read(&fixture(family, &format!("{stem}.pem")))?,
-        chain: vec![Certificate::read(&fixture(family, root))?],
+        key: PrivateKey::read(fixture(family, &format!("{stem}-key.pem")), None)?,
+        certificate: Certificate::read(fixture(family, &format!("{stem}.pem")))?,
+        chain: vec![Certificate::read(fixture(family, root))?],
         friendly_name: Some(FRIENDLY_NAME.to_owned()),
     })
 }

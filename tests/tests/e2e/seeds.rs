@@ -69,26 +69,26 @@ fn article_recipe_files_load_in_pki() -> TestResult {
     let d = dir.path();
     run_article_recipe(d);
 
-    let client = Certificate::read(&d.join("client.crt"))?;
+    let client = Certificate::read(d.join("client.crt"))?;
     assert_eq!(client.subject(), "CN=client");
     assert_eq!(client.issuer(), "CN=root");
     assert!(client.subject_alt_names().is_empty());
     assert!(!client.is_ca());
 
-    let key = PrivateKey::read(&d.join("client.key"), None)?;
+    let key = PrivateKey::read(d.join("client.key"), None)?;
     assert_eq!(key.algorithm(), KeyAlgorithm::Rsa { bits: 2048 });
     assert!(client.matches_key(&key));
     // `cat client.crt client.key > client.pem`: the key is found after the certificate.
-    let from_bundle = PrivateKey::read(&d.join("client.pem"), None)?;
+    let from_bundle = PrivateKey::read(d.join("client.pem"), None)?;
     assert!(client.matches_key(&from_bundle));
-    assert_eq!(Certificate::read(&d.join("client.pem"))?, client);
+    assert_eq!(Certificate::read(d.join("client.pem"))?, client);
 
-    let csr = Csr::read(&d.join("client.csr"))?;
+    let csr = Csr::read(d.join("client.csr"))?;
     csr.verify_signature()?;
     assert_eq!(csr.common_name().as_deref(), Some("client"));
     assert!(csr.as_x509_req().public_key()?.public_eq(key.as_pkey()));
 
-    let ca = Ca::load_files(&d.join("root_ca.crt"), &d.join("root_ca.key"), None)?;
+    let ca = Ca::load_files(d.join("root_ca.crt"), d.join("root_ca.key"), None)?;
     assert!(ca.certificate().is_ca());
     assert_eq!(ca.certificate().subject(), "CN=root");
     assert!(ca.chain().is_empty());
@@ -111,7 +111,7 @@ fn pki_issues_from_the_article_ca_but_strict_verifiers_refuse_its_root() -> Test
     let dir = tempdir();
     let d = dir.path();
     run_article_recipe(d);
-    let ca = Ca::load_files(&d.join("root_ca.crt"), &d.join("root_ca.key"), None)?;
+    let ca = Ca::load_files(d.join("root_ca.crt"), d.join("root_ca.key"), None)?;
     // pki says so up front, before anything is issued.
     let warnings = ca.warnings().join("\n");
     assert!(
@@ -119,7 +119,7 @@ fn pki_issues_from_the_article_ca_but_strict_verifiers_refuse_its_root() -> Test
         "{warnings}"
     );
     let issued = ca.issue(&CertParams::new(["localhost"])?)?;
-    issued.certificate.write_pem(&d.join("server.crt"))?;
+    issued.certificate.write_pem(d.join("server.crt"))?;
     let verify = |strict: bool| {
         let mut cmd = openssl_line("verify -purpose sslserver -verify_hostname localhost");
         if strict {
@@ -153,8 +153,8 @@ fn flask_self_signed_recipe_loads_in_pki() -> TestResult {
     )
     .current_dir(d)
     .assert_success();
-    let cert = Certificate::read(&d.join("cert.pem"))?;
-    let key = PrivateKey::read(&d.join("key.pem"), None)?;
+    let cert = Certificate::read(d.join("cert.pem"))?;
+    let key = PrivateKey::read(d.join("key.pem"), None)?;
     assert!(cert.matches_key(&key));
     assert_eq!(cert.subject(), "CN=localhost");
     assert!(cert.is_self_issued());
@@ -231,12 +231,12 @@ fn pki_mtls_flow_with_the_articles_python_server() -> TestResult {
         vec![SubjectAltName::parse("email:client@example.test")?]
     );
 
-    ca.certificate().write_pem(&d.join("ca.crt"))?;
-    server.certificate.write_pem(&d.join("server.crt"))?;
-    server.key.write_pem(&d.join("server.key"), None)?;
+    ca.certificate().write_pem(d.join("ca.crt"))?;
+    server.certificate.write_pem(d.join("server.crt"))?;
+    server.key.write_pem(d.join("server.key"), None)?;
     let write_bundle = |name: &str, issued: &pki::Issued| -> TestResult {
         pki::fs::write_atomic(
-            &d.join(name),
+            d.join(name),
             &issued.bundle_pem()?,
             pki::fs::Secrecy::Private,
             pki::fs::Overwrite::Refuse,

@@ -951,7 +951,7 @@ fn mtls_required_refuses_expired_and_crl_revoked_clients() -> TestResult {
     assert!(crl.is_file());
 
     // An expired client certificate from the same CA, which the CLI cannot make.
-    let ca = Ca::load(&d.join("ca"), None)?;
+    let ca = Ca::load(d.join("ca"), None)?;
     let now = SystemTime::now();
     let day = Duration::from_secs(86_400);
     let expired = ca.issue(

@@ -457,7 +457,7 @@ fn expired_crl_is_reported_at_start_and_on_reload() -> TestResult {
     let d = dir.path();
     ca_with_clients(d, &["bob@example.test"]);
     let root = ca_cert(d);
-    let ca = Ca::load(&d.join("ca"), None)?;
+    let ca = Ca::load(d.join("ca"), None)?;
     let expired = d.join("expired.crl");
     write_file(&expired, ca.crl(&[], 90, Duration::from_secs(1))?.to_pem()?);
     thread::sleep(Duration::from_millis(2100));

@@ -248,3 +248,37 @@ fn written_client_bundle_works_with_curl_e_against_a_mutual_tls_server() -> Test
         .assert_stdout_contains("CN=alice@example.test");
     Ok(())
 }
+
+/// The README's library example, as a program a user would write, runs
+/// twice in a row: the first run creates the CA, the second loads it and
+/// replaces the certificate files; `openssl verify` accepts the result.
+#[test]
+fn the_readme_example_runs_twice_in_a_row() {
+    if !require_tools(&["openssl"]) {
+        return;
+    }
+    let dir = tempdir();
+    let example = e2e::workspace_example("pki", "readme");
+    let run = || {
+        e2e::TestCommand::new(&example)
+            .current_dir(dir.path())
+            .assert_success()
+    };
+    run();
+    let ca = e2e::read_file(&dir.path().join("my-ca/rootCA.pem"));
+    let first = e2e::read_file(&dir.path().join("localhost.pem"));
+    run();
+    assert_eq!(e2e::read_file(&dir.path().join("my-ca/rootCA.pem")), ca);
+    assert_ne!(e2e::read_file(&dir.path().join("localhost.pem")), first);
+    assert_eq!(mode(&dir.path().join("localhost-key.pem")), 0o600);
+    e2e::openssl([
+        "verify",
+        "-x509_strict",
+        "-CAfile",
+        "my-ca/rootCA.pem",
+        "localhost.pem",
+    ])
+    .current_dir(dir.path())
+    .assert_success()
+    .assert_stdout_contains("localhost.pem: OK");
+}

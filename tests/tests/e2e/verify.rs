@@ -400,8 +400,8 @@ fn example_com_forged_outside_pki_fails_openssl_verify_as_subtree_violation() ->
     let dir = tempdir();
     let d = dir.path();
     let ca = Ca::generate(&CaParams::new().permit(NameConstraint::parse("localhost")?))?;
-    ca.certificate().write_pem(&d.join("ca.pem"))?;
-    ca.key().write_pem(&d.join("ca-key.pem"), None)?;
+    ca.certificate().write_pem(d.join("ca.pem"))?;
+    ca.key().write_pem(d.join("ca-key.pem"), None)?;
     openssl_line(
         "req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout forged-key.pem
          -out forged.csr -subj /CN=example.com -addext subjectAltName=DNS:example.com",
@@ -409,7 +409,7 @@ fn example_com_forged_outside_pki_fails_openssl_verify_as_subtree_violation() ->
     .current_dir(d)
     .assert_success();
     // pki itself will not sign it.
-    let csr = pki::Csr::read(&d.join("forged.csr"))?;
+    let csr = pki::Csr::read(d.join("forged.csr"))?;
     let err = ca.sign_csr(&csr, &CertParams::from_csr(&csr)?).unwrap_err();
     assert!(
         matches!(&err, Error::OutsideNameConstraints { name, .. } if name == "example.com"),
