@@ -24,7 +24,7 @@
 //! ```no_run
 //! use pki_trust::{Anchor, Environment, TrustStores};
 //!
-//! let ca = pki::Certificate::read("rootCA.pem".as_ref())?;
+//! let ca = pki::Certificate::read("rootCA.pem")?;
 //! let anchor = Anchor::new(&ca)?;
 //! let mut stores = TrustStores::new(Environment::current())
 //!     .on_privileged(|command| eprintln!("running {command}"));
