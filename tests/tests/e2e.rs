@@ -32,6 +32,8 @@ mod seeds;
 mod server;
 #[path = "e2e/server_hardening.rs"]
 mod server_hardening;
+#[path = "e2e/server_library.rs"]
+mod server_library;
 #[path = "e2e/server_more.rs"]
 mod server_more;
 #[path = "e2e/test_ca.rs"]

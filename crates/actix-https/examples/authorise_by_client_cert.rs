@@ -15,18 +15,19 @@ use actix_https::{
     on_connect,
 };
 use actix_web::{App, HttpResponse, HttpServer, get};
+use pki::SubjectAltName;
 use pki::testing::TestCa;
 
-/// Who may see /admin.
-const ADMINS: [&str; 1] = ["email:alice@example.test"];
+/// Who may see /admin: the email addresses in their certificates.
+const ADMINS: [&str; 1] = ["alice@example.test"];
 
 #[get("/admin")]
 async fn admin(client: ClientCert) -> HttpResponse {
-    if client
-        .subject_alt_names
-        .iter()
-        .any(|name| ADMINS.contains(&name.as_str()))
-    {
+    let is_admin = client.names.iter().any(|name| match name {
+        SubjectAltName::Email(address) => ADMINS.contains(&address.as_str()),
+        _ => false,
+    });
+    if is_admin {
         HttpResponse::Ok().body(format!("welcome, {}\n", client.subject))
     } else {
         HttpResponse::Forbidden().body(format!(

@@ -78,9 +78,18 @@ impl TlsInfo {
     }
 }
 
-/// A verified client certificate: who the client is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A verified client certificate: who the client is, as text for pages and
+/// logs, and typed ([`ClientCert::names`], [`ClientCert::certificate`]) for
+/// decisions.
+#[derive(Debug, Clone, Serialize)]
 pub struct ClientCert {
+    /// The certificate itself, for anything the summary leaves out.
+    #[serde(skip)]
+    pub certificate: pki::Certificate,
+    /// The subjectAltNames, typed: match on `SubjectAltName::Email(…)`
+    /// rather than on `"email:…"` strings.
+    #[serde(skip)]
+    pub names: Vec<pki::SubjectAltName>,
     /// The subject, one line (`O=…, CN=alice`).
     pub subject: String,
     /// The issuer, one line.
@@ -112,6 +121,8 @@ impl ClientCert {
             })
             .unwrap_or_default();
         ClientCert {
+            certificate: cert.clone(),
+            names: cert.subject_alt_names(),
             subject: summary.subject,
             issuer: summary.issuer,
             subject_alt_names: summary.subject_alt_names,
@@ -133,45 +144,64 @@ pub fn on_connect(connection: &dyn Any, data: &mut Extensions) {
     data.insert(info);
 }
 
-/// Refused when the connection data is missing (the server was not set up
-/// with [`on_connect`]) or, for [`ClientCert`], no verified certificate was shown.
-#[derive(Debug)]
-pub struct NoClientCert(&'static str);
+/// Why the [`TlsInfo`] or [`ClientCert`] extractor refused a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsDataError {
+    /// The server records no TLS details: it was built without
+    /// `.on_connect(actix_https::on_connect)`. A mistake of the server, not
+    /// the client, so it answers 500 and says what to add.
+    NotRecorded,
+    /// No verified client certificate was shown (401).
+    NoClientCert,
+}
 
-impl std::fmt::Display for NoClientCert {
+impl std::fmt::Display for TlsDataError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.0)
+        f.write_str(match self {
+            TlsDataError::NotRecorded => {
+                "server misconfigured: it records no TLS details, so it cannot tell who the \
+                 client is; add .on_connect(actix_https::on_connect) to the HttpServer"
+            }
+            TlsDataError::NoClientCert => "a client certificate from a trusted CA is required",
+        })
     }
 }
 
-impl actix_web::ResponseError for NoClientCert {
+impl std::error::Error for TlsDataError {}
+
+impl actix_web::ResponseError for TlsDataError {
     fn status_code(&self) -> actix_web::http::StatusCode {
-        actix_web::http::StatusCode::UNAUTHORIZED
+        match self {
+            TlsDataError::NotRecorded => actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
+            TlsDataError::NoClientCert => actix_web::http::StatusCode::UNAUTHORIZED,
+        }
     }
 }
 
 impl FromRequest for TlsInfo {
-    type Error = NoClientCert;
-    type Future = Ready<Result<Self, Self::Error>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(req.conn_data::<TlsInfo>().cloned().ok_or(NoClientCert(
-            "the server does not record TLS details: add .on_connect(actix_https::on_connect)",
-        )))
-    }
-}
-
-impl FromRequest for ClientCert {
-    type Error = NoClientCert;
+    type Error = TlsDataError;
     type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready(
             req.conn_data::<TlsInfo>()
-                .and_then(|info| info.client_certificate.clone())
-                .ok_or(NoClientCert(
-                    "a client certificate from a trusted CA is required",
-                )),
+                .cloned()
+                .ok_or(TlsDataError::NotRecorded),
         )
+    }
+}
+
+impl FromRequest for ClientCert {
+    type Error = TlsDataError;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(match req.conn_data::<TlsInfo>() {
+            None => Err(TlsDataError::NotRecorded),
+            Some(info) => info
+                .client_certificate
+                .clone()
+                .ok_or(TlsDataError::NoClientCert),
+        })
     }
 }

@@ -36,7 +36,7 @@ mod reload;
 pub mod tls;
 
 pub use client::{ClientAuth, ClientVerification, CrlProblem};
-pub use conn::{ClientCert, TlsInfo, on_connect};
+pub use conn::{ClientCert, TlsDataError, TlsInfo, on_connect};
 pub use error::{Error, Result};
 pub use identity::Identity;
 pub use tls::{IdentitySource, ReloadEvent, SniPattern, TlsProfile, TlsServer, TlsServerBuilder};

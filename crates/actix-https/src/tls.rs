@@ -16,6 +16,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
+use openssl::error::ErrorStack;
 use openssl::ex_data::Index;
 use openssl::ssl::{
     AlpnError, ClientHelloResponse, NameType, SniError, Ssl, SslAcceptor, SslAcceptorBuilder,
@@ -154,6 +155,9 @@ pub enum ReloadEvent {
 
 pub(crate) type ReloadHook = Arc<dyn Fn(&ReloadEvent) + Send + Sync>;
 
+/// A caller's adjustment applied to every context ([`TlsServerBuilder::customize`]).
+type Customize = Arc<dyn Fn(&mut SslContextBuilder) -> Result<(), ErrorStack> + Send + Sync>;
+
 /// Builds a [`TlsServer`].
 pub struct TlsServerBuilder {
     profile: TlsProfile,
@@ -161,6 +165,7 @@ pub struct TlsServerBuilder {
     default: IdentitySource,
     sni: Vec<(SniPattern, IdentitySource)>,
     reload: Option<(Duration, ReloadHook)>,
+    customize: Option<Customize>,
 }
 
 impl fmt::Debug for TlsServerBuilder {
@@ -184,6 +189,7 @@ impl TlsServerBuilder {
             default: identity,
             sni: Vec::new(),
             reload: None,
+            customize: None,
         }
     }
 
@@ -206,6 +212,19 @@ impl TlsServerBuilder {
         Ok(self)
     }
 
+    /// Adjusts every context the server builds, after its own settings:
+    /// for the default identity, each SNI identity and every reload. Every
+    /// handshake is switched to one of these contexts, so ALPN, ciphers,
+    /// session or other OpenSSL settings belong here, not on the builder
+    /// [`TlsServer::acceptor`] returns.
+    pub fn customize(
+        mut self,
+        adjust: impl Fn(&mut SslContextBuilder) -> Result<(), ErrorStack> + Send + Sync + 'static,
+    ) -> Self {
+        self.customize = Some(Arc::new(adjust));
+        self
+    }
+
     /// Watches the identity files every `interval` and swaps in a changed
     /// pair; `on_event` hears about each reload or failed attempt.
     pub fn reload_every(
@@ -223,6 +242,7 @@ impl TlsServerBuilder {
         let settings = Settings {
             profile: self.profile,
             client: RwLock::new(self.client.map(Arc::new)),
+            customize: self.customize,
         };
         // Each file's version is taken before it is read, so a change made
         // while the server starts is seen by the watcher, never lost.
@@ -290,6 +310,11 @@ impl fmt::Debug for TlsServer {
 impl TlsServer {
     /// A fresh acceptor builder for `HttpServer::bind_openssl` (one per
     /// bind; all share the identities and their reloads).
+    ///
+    /// Every handshake is switched from this builder's context to the
+    /// context of the identity it serves (that is how SNI and reload work),
+    /// so a setting changed on the returned builder is lost for almost
+    /// everything a handshake does: use [`TlsServerBuilder::customize`].
     pub fn acceptor(&self) -> Result<SslAcceptorBuilder> {
         let snapshot = self.shared.snapshot();
         let mut builder = self.shared.settings.profile.acceptor()?;
@@ -369,6 +394,8 @@ pub(crate) struct Settings {
     profile: TlsProfile,
     /// Replaced as a whole when the client-CA or CRL file changes.
     pub(crate) client: RwLock<Option<Arc<ClientVerification>>>,
+    /// Applied last to every context.
+    customize: Option<Customize>,
 }
 
 impl Settings {
@@ -389,12 +416,25 @@ impl Settings {
         client: Option<&ClientVerification>,
     ) -> Result<SslContext> {
         let mut builder = self.profile.acceptor()?;
-        configure(&mut builder, identity, client)?;
+        self.configure_with(&mut builder, identity, client)?;
         Ok(builder.build().into_context())
     }
 
     fn configure(&self, builder: &mut SslContextBuilder, identity: &Identity) -> Result<()> {
-        configure(builder, identity, self.client().as_deref())
+        self.configure_with(builder, identity, self.client().as_deref())
+    }
+
+    fn configure_with(
+        &self,
+        builder: &mut SslContextBuilder,
+        identity: &Identity,
+        client: Option<&ClientVerification>,
+    ) -> Result<()> {
+        configure(builder, identity, client)?;
+        if let Some(adjust) = &self.customize {
+            adjust(builder).context("apply the customize hook")?;
+        }
+        Ok(())
     }
 }
 
