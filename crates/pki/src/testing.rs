@@ -40,14 +40,26 @@ impl TestCa {
         Ok(TestCa { ca })
     }
 
+    /// An intermediate CA under this one (trustme's `create_child_ca`):
+    /// the identities it issues carry the intermediate in their chain, and
+    /// [`TestCa::trust`], [`TestCa::certificate`] and [`TestCa::write_ca_pem`]
+    /// still give the root, as clients trust a real chain. An intermediate
+    /// issues leaves only (pathlen 0), so a child has no children.
+    pub fn create_child_ca(&self) -> Result<Self> {
+        let ca = self
+            .ca
+            .issue_intermediate(&CaParams::new().common_name("pki test intermediate CA"))?;
+        Ok(TestCa { ca })
+    }
+
     /// The CA itself, to issue anything else.
     pub fn ca(&self) -> &Ca {
         &self.ca
     }
 
-    /// The CA certificate clients must trust.
+    /// The root certificate clients must trust (this CA's own, for a root).
     pub fn certificate(&self) -> &Certificate {
-        self.ca.certificate()
+        self.ca.root()
     }
 
     /// A server identity for `localhost`, `127.0.0.1` and `::1`.
@@ -80,21 +92,21 @@ impl TestCa {
     pub fn trust(&self, builder: &mut SslContextBuilder) -> Result<()> {
         builder
             .cert_store_mut()
-            .add_cert(self.ca.certificate().as_x509().clone())
+            .add_cert(self.certificate().as_x509().clone())
             .context("add the test CA to the trust store")?;
         // Servers announce the CA in their CertificateRequest.
         builder
-            .add_client_ca(self.ca.certificate().as_x509())
+            .add_client_ca(self.certificate().as_x509())
             .context("announce the test CA to clients")
     }
 
-    /// Writes the CA certificate as `ca.pem` into `dir` and returns its path.
+    /// Writes the root certificate as `ca.pem` into `dir` and returns its path.
     pub fn write_ca_pem(&self, dir: impl AsRef<Path>) -> Result<PathBuf> {
         let dir = dir.as_ref();
         let path = dir.join("ca.pem");
         fs::write_atomic(
             &path,
-            &self.ca.certificate().to_pem()?,
+            &self.certificate().to_pem()?,
             Secrecy::Public,
             Overwrite::Replace,
         )?;

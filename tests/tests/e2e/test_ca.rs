@@ -282,3 +282,50 @@ fn the_readme_example_runs_twice_in_a_row() {
     .assert_success()
     .assert_stdout_contains("localhost.pem: OK");
 }
+
+/// trustme's `create_child_ca`: identities from an intermediate carry it in
+/// their chain, so a client trusting only the root accepts the server, in
+/// process and as files served by `openssl s_server` to curl (which fails
+/// with "unable to get local issuer certificate" when the chain is not sent).
+/// The root of a child is the root clients trust.
+#[test]
+fn identities_from_a_child_ca_send_the_intermediate() -> TestResult {
+    let root = TestCa::new()?;
+    let child = root.create_child_ca()?;
+    assert_eq!(child.certificate().to_der()?, root.certificate().to_der()?);
+    let server = child.server()?;
+    let alice = child.client("alice@example.test")?;
+    let (port, handle) = serve_once(&child, &server);
+    let got = connect(port, &root, Some(&alice));
+    let seen = handle.join().expect("the server thread panicked");
+    assert_eq!(got.as_deref(), Ok(GREETING), "server side: {seen:?}");
+
+    if !require_tools(&["openssl", "curl"]) {
+        return Ok(());
+    }
+    let dir = tempdir();
+    let d = dir.path();
+    root.write_ca_pem(d)?;
+    server.write_to(d, "server")?;
+    // s_server sends only the first certificate of -cert; -cert_chain adds
+    // the rest of the same file, as nginx's ssl_certificate sends it all.
+    let www = Server::openssl_www(
+        d,
+        [
+            "-cert",
+            "server.pem",
+            "-cert_chain",
+            "server.pem",
+            "-key",
+            "server-key.pem",
+        ],
+    );
+    let out = curl()
+        .args(["--fail", "--cacert", "ca.pem"])
+        .arg(www.url("localhost"))
+        .current_dir(d)
+        .output();
+    assert!(out.status.success(), "{out}");
+    out.assert_stdout_contains(PAGE);
+    Ok(())
+}
