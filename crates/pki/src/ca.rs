@@ -27,7 +27,7 @@ use std::time::SystemTime;
 use openssl::asn1::{Asn1Integer, Asn1Object, Asn1OctetString};
 use openssl::bn::{BigNum, MsbOption};
 use openssl::nid::Nid;
-use openssl::pkey::{HasPublic, Id, PKeyRef};
+use openssl::pkey::{HasPublic, Id, PKeyRef, Private};
 use openssl::x509::extension::{
     AuthorityKeyIdentifier, BasicConstraints, KeyUsage, SubjectKeyIdentifier,
 };
@@ -217,6 +217,9 @@ pub struct Ca {
     key: PrivateKey,
     chain: Vec<Certificate>,
     owner: String,
+    /// The permitted subtrees of this CA and each above it, read once (with
+    /// x509-parser) on the first issue rather than on every one.
+    permitted: std::sync::OnceLock<Vec<Vec<NameConstraint>>>,
 }
 
 /// What [`Ca::load_or_create`] did.
@@ -299,7 +302,13 @@ impl Ca {
             .unwrap_or(not_before + days_to_duration(DEFAULT_ROOT_DAYS));
         check_order(not_before, not_after)?;
         let mut builder = start_builder(&subject, &subject, key.as_pkey(), not_before, not_after)?;
-        add_ca_extensions(&mut builder, None, None, &params.name_constraints)?;
+        add_ca_extensions(
+            &mut builder,
+            key.as_pkey(),
+            None,
+            None,
+            &params.name_constraints,
+        )?;
         builder
             .sign(key.as_pkey(), key.signing_digest())
             .context("sign the CA certificate")?;
@@ -308,6 +317,7 @@ impl Ca {
             key,
             chain: Vec::new(),
             owner: params.owner.clone(),
+            permitted: std::sync::OnceLock::new(),
         })
     }
 
@@ -345,6 +355,7 @@ impl Ca {
         )?;
         add_ca_extensions(
             &mut builder,
+            key.as_pkey(),
             Some(self.cert.as_x509()),
             Some(0),
             &params.name_constraints,
@@ -357,6 +368,7 @@ impl Ca {
             key,
             chain: self.issuer_chain(),
             owner: params.owner.clone(),
+            permitted: std::sync::OnceLock::new(),
         })
     }
 
@@ -402,6 +414,7 @@ impl Ca {
             key,
             chain,
             owner,
+            permitted: std::sync::OnceLock::new(),
         })
     }
 
@@ -682,27 +695,24 @@ impl Ca {
             not_before,
             not_after,
         )?;
+        // Extensions as DER, not through OpenSSL's config-string path (a
+        // fifth of the time of an issue went there).
         builder
-            .append_extension(
-                BasicConstraints::new()
-                    .critical()
-                    .build()
-                    .context("build basicConstraints")?,
-            )
+            .append_extension(der_extension("2.5.29.19", true, &crate::der::NOT_A_CA)?)
             .context("add basicConstraints")?;
-        let mut usage = KeyUsage::new();
-        usage.critical().digital_signature();
-        if matches!(public.id(), Id::RSA) {
-            // TLS 1.2 RSA key exchange encrypts to the key; harmless otherwise.
-            usage.key_encipherment();
-        }
+        // TLS 1.2 RSA key exchange encrypts to the key; harmless otherwise.
+        let key_encipherment = matches!(public.id(), Id::RSA);
         builder
-            .append_extension(usage.build().context("build keyUsage")?)
+            .append_extension(der_extension(
+                "2.5.29.15",
+                true,
+                &crate::der::leaf_key_usage(key_encipherment),
+            )?)
             .context("add keyUsage")?;
         builder
             .append_extension(eku_extension(params.profile)?)
             .context("add extendedKeyUsage")?;
-        add_key_identifiers(&mut builder, Some(self.cert.as_x509()))?;
+        add_key_identifiers(&mut builder, public, Some(self.cert.as_x509()))?;
         builder
             .append_extension(san_extension(params.names())?)
             .context("add subjectAltName")?;
@@ -715,8 +725,13 @@ impl Ca {
     /// Refuses names that this CA or one above it may not issue for: clients
     /// would reject such a certificate, so it is better never made.
     fn check_name_constraints(&self, names: &[SubjectAltName]) -> Result<()> {
-        for ca in std::iter::once(&self.cert).chain(&self.chain) {
-            let permitted = permitted_subtrees(ca);
+        let all = self.permitted.get_or_init(|| {
+            std::iter::once(&self.cert)
+                .chain(&self.chain)
+                .map(permitted_subtrees)
+                .collect()
+        });
+        for permitted in all {
             for name in names {
                 let relevant: Vec<&NameConstraint> = permitted
                     .iter()
@@ -806,7 +821,7 @@ pub fn self_signed(params: &CertParams) -> Result<Issued> {
     builder
         .append_extension(eku_extension(params.profile)?)
         .context("add extendedKeyUsage")?;
-    add_key_identifiers(&mut builder, None)?;
+    add_key_identifiers(&mut builder, key.as_pkey(), None)?;
     builder
         .append_extension(san_extension(params.names())?)
         .context("add subjectAltName")?;
@@ -947,6 +962,7 @@ fn start_builder<T: HasPublic>(
 
 fn add_ca_extensions(
     builder: &mut X509Builder,
+    public: &PKeyRef<Private>,
     issuer: Option<&X509>,
     path_len: Option<u32>,
     constraints: &[NameConstraint],
@@ -969,7 +985,7 @@ fn add_ca_extensions(
                 .context("build keyUsage")?,
         )
         .context("add keyUsage")?;
-    add_key_identifiers(builder, issuer)?;
+    add_key_identifiers(builder, public, issuer)?;
     if !constraints.is_empty() {
         let der = crate::der::name_constraints(constraints);
         builder
@@ -981,13 +997,36 @@ fn add_ca_extensions(
 
 /// subjectKeyIdentifier always; authorityKeyIdentifier (key id) when signed
 /// by another certificate, as `openssl verify -x509_strict` requires.
-fn add_key_identifiers(builder: &mut X509Builder, issuer: Option<&X509>) -> Result<()> {
-    let skid = SubjectKeyIdentifier::new()
-        .build(&builder.x509v3_context(None, None))
-        .context("build subjectKeyIdentifier")?;
+fn add_key_identifiers<T: HasPublic>(
+    builder: &mut X509Builder,
+    public: &PKeyRef<T>,
+    issuer: Option<&X509>,
+) -> Result<()> {
+    // RFC 5280 §4.2.1.2 method 1, as OpenSSL computes it: the SHA-1 of the
+    // subjectPublicKey bits.
+    let spki = public
+        .public_key_to_der()
+        .context("encode the public key")?;
+    let skid = match crate::der::spki_public_key_bits(&spki) {
+        Some(bits) => der_extension(
+            "2.5.29.14",
+            false,
+            &crate::der::octet_string(&openssl::sha::sha1(bits)),
+        )?,
+        None => SubjectKeyIdentifier::new()
+            .build(&builder.x509v3_context(None, None))
+            .context("build subjectKeyIdentifier")?,
+    };
     builder
         .append_extension(skid)
         .context("add subjectKeyIdentifier")?;
+    // The issuer's own key identifier, when it has one (pki's CAs always do).
+    if let Some(id) = issuer.and_then(|i| i.subject_key_id()) {
+        builder
+            .append_extension(authority_key_id_extension(id.as_slice())?)
+            .context("add authorityKeyIdentifier")?;
+        return Ok(());
+    }
     if let Some(issuer) = issuer {
         let akid = AuthorityKeyIdentifier::new()
             .keyid(true)
@@ -1014,7 +1053,7 @@ pub(crate) fn authority_key_id_extension(key_id: &[u8]) -> Result<X509Extension>
     der_extension("2.5.29.35", false, &crate::der::key_identifier(key_id))
 }
 
-fn der_extension(oid: &str, critical: bool, der: &[u8]) -> Result<X509Extension> {
+pub(crate) fn der_extension(oid: &str, critical: bool, der: &[u8]) -> Result<X509Extension> {
     let oid = Asn1Object::from_str(oid).context("parse an extension OID")?;
     let value = Asn1OctetString::new_from_bytes(der).context("wrap an extension value")?;
     X509Extension::new_from_der(&oid, critical, &value).context("build an extension")
@@ -1240,6 +1279,44 @@ mod tests {
             .not_after(past + Duration::from_secs(86_400));
         let leaf = ca.issue(&params)?.certificate;
         assert!(leaf.not_after() < SystemTime::now());
+        Ok(())
+    }
+
+    /// The key identifiers pki encodes itself are the ones OpenSSL's
+    /// config-string path computes, and the leaf's AKI is the CA's SKI.
+    #[test]
+    fn key_identifiers_match_openssls() -> Result<()> {
+        let ca = Ca::generate(&CaParams::new())?;
+        for kt in [KeyType::P256, KeyType::Rsa2048, KeyType::Ed25519] {
+            let issued = ca.issue(&CertParams::new(["a.test"])?.key_type(kt))?;
+            let leaf = issued.certificate.as_x509();
+            let mut reference = X509Builder::new().context("builder")?;
+            reference
+                .set_pubkey(issued.key.as_pkey())
+                .context("set key")?;
+            let expected = SubjectKeyIdentifier::new()
+                .build(&reference.x509v3_context(None, None))
+                .context("ski")?
+                .to_der()
+                .context("der")?;
+            let ours = leaf
+                .subject_key_id()
+                .map(|id| id.as_slice().to_vec())
+                .unwrap_or_default();
+            assert!(!ours.is_empty(), "{kt}: no SKI");
+            assert!(
+                expected.windows(ours.len()).any(|w| w == ours.as_slice()),
+                "{kt}: SKI differs from OpenSSL's"
+            );
+            assert_eq!(
+                leaf.authority_key_id().map(|id| id.as_slice().to_vec()),
+                ca.certificate()
+                    .as_x509()
+                    .subject_key_id()
+                    .map(|id| id.as_slice().to_vec()),
+                "{kt}"
+            );
+        }
         Ok(())
     }
 

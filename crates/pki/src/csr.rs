@@ -6,7 +6,6 @@ use std::fmt;
 use std::path::Path;
 
 use openssl::stack::Stack;
-use openssl::x509::extension::ExtendedKeyUsage;
 use openssl::x509::{X509Extension, X509Req, X509ReqBuilder};
 use x509_parser::extensions::{GeneralName, ParsedExtension};
 use x509_parser::prelude::FromDer;
@@ -304,14 +303,18 @@ pub(crate) fn eku_names(eku: &x509_parser::extensions::ExtendedKeyUsage<'_>) -> 
 }
 
 pub(crate) fn eku_extension(profile: Profile) -> Result<X509Extension> {
-    let mut eku = ExtendedKeyUsage::new();
-    for usage in profile.extended_key_usages() {
-        match *usage {
-            "serverAuth" => eku.server_auth(),
-            _ => eku.client_auth(),
-        };
-    }
-    eku.build().context("build extendedKeyUsage")
+    // id-kp-serverAuth is 1.3.6.1.5.5.7.3.1, id-kp-clientAuth …3.2; written
+    // as DER, not through OpenSSL's config-string path.
+    let purposes: Vec<u8> = profile
+        .extended_key_usages()
+        .iter()
+        .map(|usage| if *usage == "serverAuth" { 1 } else { 2 })
+        .collect();
+    crate::ca::der_extension(
+        "2.5.29.37",
+        false,
+        &crate::der::extended_key_usage(&purposes),
+    )
 }
 
 fn from_general_name(gn: &GeneralName<'_>) -> Result<Option<SubjectAltName>> {

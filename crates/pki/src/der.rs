@@ -8,6 +8,8 @@ use std::net::IpAddr;
 use crate::name::{NameConstraint, SubjectAltName};
 
 const INTEGER: u8 = 0x02;
+const BIT_STRING: u8 = 0x03;
+const OBJECT_IDENTIFIER: u8 = 0x06;
 const OCTET_STRING: u8 = 0x04;
 const ENUMERATED: u8 = 0x0a;
 const UTC_TIME: u8 = 0x17;
@@ -89,6 +91,78 @@ pub(crate) fn revoked_entry(
     tlv(SEQUENCE, &body)
 }
 
+/// The value of a leaf's basicConstraints: `CA:FALSE`, which DER writes as
+/// an empty SEQUENCE (the default is left out).
+pub(crate) const NOT_A_CA: [u8; 2] = [SEQUENCE, 0x00];
+
+/// A keyUsage BIT STRING: digitalSignature, and keyEncipherment when asked.
+pub(crate) fn leaf_key_usage(key_encipherment: bool) -> Vec<u8> {
+    // Bit 0 is the most significant; DER drops trailing zero bits and says
+    // how many of the last byte are unused.
+    if key_encipherment {
+        vec![BIT_STRING, 0x02, 0x05, 0xa0]
+    } else {
+        vec![BIT_STRING, 0x02, 0x07, 0x80]
+    }
+}
+
+/// ExtKeyUsageSyntax: a SEQUENCE of `id-kp` purposes (1.3.6.1.5.5.7.3.n).
+pub(crate) fn extended_key_usage(purposes: &[u8]) -> Vec<u8> {
+    let body: Vec<u8> = purposes
+        .iter()
+        .flat_map(|&n| {
+            tlv(
+                OBJECT_IDENTIFIER,
+                &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, n],
+            )
+        })
+        .collect();
+    tlv(SEQUENCE, &body)
+}
+
+/// `KeyIdentifier`: an OCTET STRING.
+pub(crate) fn octet_string(bytes: &[u8]) -> Vec<u8> {
+    tlv(OCTET_STRING, bytes)
+}
+
+/// The subjectPublicKey bits of a DER SubjectPublicKeyInfo (the BIT STRING
+/// contents after its unused-bits byte): what RFC 5280 §4.2.1.2's method 1
+/// hashes into a key identifier, as OpenSSL does.
+pub(crate) fn spki_public_key_bits(spki: &[u8]) -> Option<&[u8]> {
+    let (tag, inner, _) = read_tlv(spki)?;
+    if tag != SEQUENCE {
+        return None;
+    }
+    let (_, _, rest) = read_tlv(inner)?; // AlgorithmIdentifier
+    let (tag, bits, _) = read_tlv(rest)?;
+    if tag != BIT_STRING {
+        return None;
+    }
+    bits.get(1..)
+}
+
+/// One TLV at the start of `der`: its tag, its value and what follows.
+fn read_tlv(der: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = der.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    let (len, rest) = if first < 0x80 {
+        (usize::from(first), rest)
+    } else {
+        let count = usize::from(first & 0x7f);
+        if count == 0 || count > std::mem::size_of::<usize>() || rest.len() < count {
+            return None;
+        }
+        let len = rest[..count]
+            .iter()
+            .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
+        (len, &rest[count..])
+    };
+    if rest.len() < len {
+        return None;
+    }
+    Some((tag, &rest[..len], &rest[len..]))
+}
+
 /// `AuthorityKeyIdentifier` with only `[0] keyIdentifier`.
 pub(crate) fn key_identifier(key_id: &[u8]) -> Vec<u8> {
     tlv(SEQUENCE, &tlv(0x80, key_id))
@@ -143,6 +217,28 @@ mod tests {
         assert_eq!(prefix_mask(4, 12), [0xff, 0xf0, 0, 0]);
         assert_eq!(prefix_mask(4, 32), [0xff; 4]);
         assert_eq!(prefix_mask(4, 0), [0; 4]);
+    }
+
+    #[test]
+    fn extensions_match_what_openssl_writes() {
+        assert_eq!(leaf_key_usage(false), [0x03, 0x02, 0x07, 0x80]);
+        assert_eq!(leaf_key_usage(true), [0x03, 0x02, 0x05, 0xa0]);
+        assert_eq!(
+            extended_key_usage(&[1]),
+            [
+                0x30, 0x0a, 0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x01
+            ]
+        );
+    }
+
+    #[test]
+    fn public_key_bits_come_out_of_an_spki() {
+        let spki = [
+            0x30, 0x09, 0x30, 0x02, 0x06, 0x00, 0x03, 0x03, 0x00, 0xab, 0xcd,
+        ];
+        assert_eq!(spki_public_key_bits(&spki), Some(&[0xab, 0xcd][..]));
+        assert_eq!(spki_public_key_bits(&spki[..8]), None);
+        assert_eq!(spki_public_key_bits(&[0x30, 0x85, 0xff]), None);
     }
 
     #[test]

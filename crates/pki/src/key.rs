@@ -6,6 +6,7 @@ use std::cell::Cell;
 use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::OnceLock;
 
 use openssl::ec::{EcGroup, EcKey};
 use openssl::hash::MessageDigest;
@@ -321,9 +322,29 @@ fn rsa(bits: u32) -> Result<PKey<Private>> {
 }
 
 fn ec(curve: Nid) -> Result<PKey<Private>> {
-    let group = EcGroup::from_curve_name(curve).context("load the EC curve")?;
-    let key = EcKey::generate(&group).context("generate an EC key")?;
+    let key = EcKey::generate(group(curve)?).context("generate an EC key")?;
     PKey::from_ec_key(key).context("wrap the EC key")
+}
+
+/// The curve's group, built once per process: building it costs about as
+/// much as generating a key on it.
+fn group(curve: Nid) -> Result<&'static EcGroup> {
+    static P256: OnceLock<EcGroup> = OnceLock::new();
+    static P384: OnceLock<EcGroup> = OnceLock::new();
+    let cell = match curve {
+        Nid::X9_62_PRIME256V1 => &P256,
+        Nid::SECP384R1 => &P384,
+        _ => {
+            return Err(Error::Unsupported {
+                what: "generating keys on curves other than P-256 and P-384",
+            });
+        }
+    };
+    if let Some(group) = cell.get() {
+        return Ok(group);
+    }
+    let group = EcGroup::from_curve_name(curve).context("load the EC curve")?;
+    Ok(cell.get_or_init(|| group))
 }
 
 /// Labels of PEM blocks that hold a private key.
@@ -462,7 +483,9 @@ mod tests {
             matches!(&err, Err(m) if m.contains("RSA 1024-bit") && m.contains("pki key new")),
             "{err:?}"
         );
-        let k1 = ec(Nid::SECP256K1)?;
+        let k1_group = EcGroup::from_curve_name(Nid::SECP256K1).context("secp256k1")?;
+        let k1 =
+            PKey::from_ec_key(EcKey::generate(&k1_group).context("generate")?).context("wrap")?;
         let err = check_public_key(&k1, &origin).map_err(|e| e.to_string());
         assert!(matches!(&err, Err(m) if m.contains("secp256k1")), "{err:?}");
         Ok(())
