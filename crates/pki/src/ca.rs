@@ -27,7 +27,7 @@ use std::time::SystemTime;
 use openssl::asn1::{Asn1Integer, Asn1Object, Asn1OctetString};
 use openssl::bn::{BigNum, MsbOption};
 use openssl::nid::Nid;
-use openssl::pkey::{HasPublic, Id, PKeyRef, Private};
+use openssl::pkey::{HasPublic, Id, PKeyRef};
 use openssl::x509::extension::{
     AuthorityKeyIdentifier, BasicConstraints, KeyUsage, SubjectKeyIdentifier,
 };
@@ -302,13 +302,7 @@ impl Ca {
             .unwrap_or(not_before + days_to_duration(DEFAULT_ROOT_DAYS));
         check_order(not_before, not_after)?;
         let mut builder = start_builder(&subject, &subject, key.as_pkey(), not_before, not_after)?;
-        add_ca_extensions(
-            &mut builder,
-            key.as_pkey(),
-            None,
-            None,
-            &params.name_constraints,
-        )?;
+        add_ca_extensions(&mut builder, None, None, &params.name_constraints)?;
         builder
             .sign(key.as_pkey(), key.signing_digest())
             .context("sign the CA certificate")?;
@@ -355,7 +349,6 @@ impl Ca {
         )?;
         add_ca_extensions(
             &mut builder,
-            key.as_pkey(),
             Some(self.cert.as_x509()),
             Some(0),
             &params.name_constraints,
@@ -712,7 +705,7 @@ impl Ca {
         builder
             .append_extension(eku_extension(params.profile)?)
             .context("add extendedKeyUsage")?;
-        add_key_identifiers(&mut builder, public, Some(self.cert.as_x509()))?;
+        add_key_identifiers(&mut builder, Some(self.cert.as_x509()))?;
         builder
             .append_extension(san_extension(params.names())?)
             .context("add subjectAltName")?;
@@ -821,7 +814,7 @@ pub fn self_signed(params: &CertParams) -> Result<Issued> {
     builder
         .append_extension(eku_extension(params.profile)?)
         .context("add extendedKeyUsage")?;
-    add_key_identifiers(&mut builder, key.as_pkey(), None)?;
+    add_key_identifiers(&mut builder, None)?;
     builder
         .append_extension(san_extension(params.names())?)
         .context("add subjectAltName")?;
@@ -962,7 +955,6 @@ fn start_builder<T: HasPublic>(
 
 fn add_ca_extensions(
     builder: &mut X509Builder,
-    public: &PKeyRef<Private>,
     issuer: Option<&X509>,
     path_len: Option<u32>,
     constraints: &[NameConstraint],
@@ -985,7 +977,7 @@ fn add_ca_extensions(
                 .context("build keyUsage")?,
         )
         .context("add keyUsage")?;
-    add_key_identifiers(builder, public, issuer)?;
+    add_key_identifiers(builder, issuer)?;
     if !constraints.is_empty() {
         let der = crate::der::name_constraints(constraints);
         builder
@@ -997,26 +989,12 @@ fn add_ca_extensions(
 
 /// subjectKeyIdentifier always; authorityKeyIdentifier (key id) when signed
 /// by another certificate, as `openssl verify -x509_strict` requires.
-fn add_key_identifiers<T: HasPublic>(
-    builder: &mut X509Builder,
-    public: &PKeyRef<T>,
-    issuer: Option<&X509>,
-) -> Result<()> {
-    // RFC 5280 §4.2.1.2 method 1, as OpenSSL computes it: the SHA-1 of the
-    // subjectPublicKey bits.
-    let spki = public
-        .public_key_to_der()
-        .context("encode the public key")?;
-    let skid = match crate::der::spki_public_key_bits(&spki) {
-        Some(bits) => der_extension(
-            "2.5.29.14",
-            false,
-            &crate::der::octet_string(&openssl::sha::sha1(bits)),
-        )?,
-        None => SubjectKeyIdentifier::new()
-            .build(&builder.x509v3_context(None, None))
-            .context("build subjectKeyIdentifier")?,
-    };
+fn add_key_identifiers(builder: &mut X509Builder, issuer: Option<&X509>) -> Result<()> {
+    // OpenSSL hashes the public key already in the certificate (RFC 5280
+    // §4.2.1.2 method 1); encoding the key again to hash it here cost more.
+    let skid = SubjectKeyIdentifier::new()
+        .build(&builder.x509v3_context(None, None))
+        .context("build subjectKeyIdentifier")?;
     builder
         .append_extension(skid)
         .context("add subjectKeyIdentifier")?;

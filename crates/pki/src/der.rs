@@ -120,49 +120,6 @@ pub(crate) fn extended_key_usage(purposes: &[u8]) -> Vec<u8> {
     tlv(SEQUENCE, &body)
 }
 
-/// `KeyIdentifier`: an OCTET STRING.
-pub(crate) fn octet_string(bytes: &[u8]) -> Vec<u8> {
-    tlv(OCTET_STRING, bytes)
-}
-
-/// The subjectPublicKey bits of a DER SubjectPublicKeyInfo (the BIT STRING
-/// contents after its unused-bits byte): what RFC 5280 §4.2.1.2's method 1
-/// hashes into a key identifier, as OpenSSL does.
-pub(crate) fn spki_public_key_bits(spki: &[u8]) -> Option<&[u8]> {
-    let (tag, inner, _) = read_tlv(spki)?;
-    if tag != SEQUENCE {
-        return None;
-    }
-    let (_, _, rest) = read_tlv(inner)?; // AlgorithmIdentifier
-    let (tag, bits, _) = read_tlv(rest)?;
-    if tag != BIT_STRING {
-        return None;
-    }
-    bits.get(1..)
-}
-
-/// One TLV at the start of `der`: its tag, its value and what follows.
-fn read_tlv(der: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-    let (&tag, rest) = der.split_first()?;
-    let (&first, rest) = rest.split_first()?;
-    let (len, rest) = if first < 0x80 {
-        (usize::from(first), rest)
-    } else {
-        let count = usize::from(first & 0x7f);
-        if count == 0 || count > std::mem::size_of::<usize>() || rest.len() < count {
-            return None;
-        }
-        let len = rest[..count]
-            .iter()
-            .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
-        (len, &rest[count..])
-    };
-    if rest.len() < len {
-        return None;
-    }
-    Some((tag, &rest[..len], &rest[len..]))
-}
-
 /// `AuthorityKeyIdentifier` with only `[0] keyIdentifier`.
 pub(crate) fn key_identifier(key_id: &[u8]) -> Vec<u8> {
     tlv(SEQUENCE, &tlv(0x80, key_id))
@@ -229,16 +186,6 @@ mod tests {
                 0x30, 0x0a, 0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x01
             ]
         );
-    }
-
-    #[test]
-    fn public_key_bits_come_out_of_an_spki() {
-        let spki = [
-            0x30, 0x09, 0x30, 0x02, 0x06, 0x00, 0x03, 0x03, 0x00, 0xab, 0xcd,
-        ];
-        assert_eq!(spki_public_key_bits(&spki), Some(&[0xab, 0xcd][..]));
-        assert_eq!(spki_public_key_bits(&spki[..8]), None);
-        assert_eq!(spki_public_key_bits(&[0x30, 0x85, 0xff]), None);
     }
 
     #[test]
