@@ -815,6 +815,13 @@ fn build_once(package: &str, kind: &str, name: &str, path: &Path) -> PathBuf {
     built_path
 }
 
+/// Whether this process runs as root (which ignores file modes, and may
+/// change system state the tests must then isolate).
+pub fn is_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+}
+
 /// The `pki` command, run in `dir` with its CA in `dir/ca` (through
 /// `CAROOT`), and nothing from the caller's environment that would change
 /// where the CA is or how its key is opened.

@@ -1300,7 +1300,7 @@ mod tests {
 
     #[test]
     fn load_or_create_says_whether_it_created() -> Result<()> {
-        let dir = temp_dir()?;
+        let dir = crate::fs::test_dir()?;
         let first = Ca::load_or_create(dir.path(), &CaParams::new(), None)?;
         assert!(first.was_created());
         let second = Ca::load_or_create(dir.path(), &CaParams::new(), None)?;
@@ -1328,14 +1328,6 @@ mod tests {
         }
     }
 
-    fn temp_dir() -> Result<tempfile::TempDir> {
-        tempfile::tempdir().map_err(|e| Error::Io {
-            action: crate::error::FileAction::CreateDir,
-            path: PathBuf::from("tmp"),
-            cause: e,
-        })
-    }
-
     /// Leaves `dir` as a creation killed after its key: marker naming
     /// `named`, `key` as the key file, no certificate.
     fn killed_creation(dir: &Path, named: &[u8], key: &[u8]) -> Result<()> {
@@ -1356,7 +1348,7 @@ mod tests {
 
     #[test]
     fn a_creation_killed_after_its_key_is_cleared_and_a_ca_made() -> Result<()> {
-        let dir = temp_dir()?;
+        let dir = crate::fs::test_dir()?;
         let key = Ca::generate(&CaParams::new())?.key.to_pem()?;
         killed_creation(dir.path(), &key, &key)?;
         assert!(matches!(
@@ -1376,7 +1368,7 @@ mod tests {
 
     #[test]
     fn a_key_the_marker_does_not_name_is_kept() -> Result<()> {
-        let dir = temp_dir()?;
+        let dir = crate::fs::test_dir()?;
         let ours = Ca::generate(&CaParams::new())?.key.to_pem()?;
         let theirs = Ca::generate(&CaParams::new())?.key.to_pem()?;
         killed_creation(dir.path(), &ours, &theirs)?;
@@ -1404,7 +1396,7 @@ mod tests {
 
     #[test]
     fn a_complete_ca_with_a_leftover_marker_loses_only_the_marker() -> Result<()> {
-        let dir = temp_dir()?;
+        let dir = crate::fs::test_dir()?;
         let created = Ca::create_in(dir.path(), &CaParams::new(), None)?;
         let key = fs::read(dir.path().join(CA_KEY_FILE))?;
         let marker = dir.path().join(CREATION_MARKER);

@@ -490,16 +490,11 @@ impl Ca {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::FileAction;
     use crate::{CaParams, CertParams, Profile};
 
     #[test]
     fn revoked_clients_are_listed_and_others_not() -> Result<()> {
-        let dir = tempfile::tempdir().map_err(|e| Error::Io {
-            action: FileAction::CreateDir,
-            path: PathBuf::from("tmp"),
-            cause: e,
-        })?;
+        let dir = crate::fs::test_dir()?;
         let ca = Ca::create_in(dir.path(), &CaParams::new(), None)?;
         let params = CertParams::new(["alice@example.test"])?.profile(Profile::Client);
         let alice = ca.issue(&params)?.certificate;
@@ -540,11 +535,7 @@ mod tests {
 
     #[test]
     fn crl_numbers_follow_the_highest_published_even_past_crlnumber() -> Result<()> {
-        let dir = tempfile::tempdir().map_err(|e| Error::Io {
-            action: FileAction::CreateDir,
-            path: PathBuf::from("tmp"),
-            cause: e,
-        })?;
+        let dir = crate::fs::test_dir()?;
         let ca = Ca::create_in(dir.path(), &CaParams::new(), None)?;
         let week = Duration::from_secs(7 * 86_400);
         let (first, _) = ca.write_crl(dir.path(), week)?;

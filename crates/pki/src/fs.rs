@@ -504,6 +504,16 @@ fn parent_dir(path: &Path) -> PathBuf {
     }
 }
 
+/// A temporary directory for this crate's unit tests, its error a `pki` one.
+#[cfg(test)]
+pub(crate) fn test_dir() -> Result<tempfile::TempDir> {
+    tempfile::tempdir().map_err(|cause| Error::Io {
+        action: FileAction::CreateDir,
+        path: std::env::temp_dir(),
+        cause,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -516,11 +526,7 @@ mod tests {
 
     #[test]
     fn private_files_are_0600_and_public_0644() -> Result<()> {
-        let dir = tempfile::tempdir().map_err(|e| Error::Io {
-            action: FileAction::CreateDir,
-            path: PathBuf::from("tmp"),
-            cause: e,
-        })?;
+        let dir = test_dir()?;
         let key = dir.path().join("k.pem");
         let cert = dir.path().join("c.pem");
         write_atomic(&key, b"k", Secrecy::Private, Overwrite::Refuse)?;
@@ -532,11 +538,7 @@ mod tests {
 
     #[test]
     fn refuse_keeps_the_old_file_and_leaves_no_temp() -> Result<()> {
-        let dir = tempfile::tempdir().map_err(|e| Error::Io {
-            action: FileAction::CreateDir,
-            path: PathBuf::from("tmp"),
-            cause: e,
-        })?;
+        let dir = test_dir()?;
         let path = dir.path().join("c.pem");
         write_atomic(&path, b"old", Secrecy::Public, Overwrite::Refuse)?;
         let err = write_atomic(&path, b"new", Secrecy::Public, Overwrite::Refuse);
@@ -559,14 +561,6 @@ mod tests {
         }
     }
 
-    fn temp_dir() -> Result<tempfile::TempDir> {
-        tempfile::tempdir().map_err(|e| Error::Io {
-            action: FileAction::CreateDir,
-            path: PathBuf::from("tmp"),
-            cause: e,
-        })
-    }
-
     fn names(dir: &Path) -> Vec<String> {
         let mut names: Vec<String> = fs::read_dir(dir)
             .map(|d| {
@@ -581,7 +575,7 @@ mod tests {
 
     #[test]
     fn a_write_removes_stale_temp_files_and_keeps_fresh_ones() -> Result<()> {
-        let dir = temp_dir()?;
+        let dir = test_dir()?;
         let plant = |name: &str, age: Duration| {
             let path = dir.path().join(name);
             fs::File::options()
@@ -612,7 +606,7 @@ mod tests {
 
     #[test]
     fn the_directory_lock_excludes_a_second_holder_and_leaves_no_file() -> Result<()> {
-        let dir = temp_dir()?;
+        let dir = test_dir()?;
         let held = DirLock::acquire(dir.path())?;
         assert_eq!(names(dir.path()), [LOCK_FILE]);
         let (tx, rx) = std::sync::mpsc::channel();

@@ -43,15 +43,6 @@ fn pki_without_root_powers(dir: &Path) -> TestCommand {
     cmd
 }
 
-fn is_root() -> bool {
-    TestCommand::new("id")
-        .arg("-u")
-        .assert_success()
-        .stdout
-        .trim()
-        == "0"
-}
-
 /// A CSR for `weak.test` made by `openssl req` with the key in `key_file`.
 fn openssl_csr(dir: &Path, key_file: &str, csr_file: &str) {
     openssl([

@@ -304,15 +304,6 @@ fn assert_not_restarted(server: &Server) {
     assert!(!log.contains("stopped"), "the server stopped\n{log}");
 }
 
-fn is_root() -> bool {
-    TestCommand::new("id")
-        .arg("-u")
-        .assert_success()
-        .stdout
-        .trim()
-        == "0"
-}
-
 // ---------------------------------------------------------------------------
 // SNI
 // ---------------------------------------------------------------------------
@@ -925,7 +916,7 @@ fn missing_key_file_is_refused_naming_it() {
 
 #[test]
 fn unreadable_cert_file_is_refused_naming_it() {
-    if is_root() {
+    if e2e::is_root() {
         skip(
             "running as root, which reads a mode-000 file anyway; the unreadable-file case did NOT run",
         );

@@ -109,12 +109,6 @@ struct IsolatedSystem {
     rootless: bool,
 }
 
-/// Whether this process runs as root.
-fn is_root() -> bool {
-    use std::os::unix::fs::MetadataExt;
-    fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
-}
-
 impl IsolatedSystem {
     /// The namespace, or `None` (after a loud skip) where this machine cannot
     /// make one; on CI that is a failure.
@@ -148,7 +142,7 @@ impl IsolatedSystem {
         fs::create_dir(r.join("hooks")).unwrap();
         copy("/etc/ca-certificates.conf", &r.join("ca-certificates.conf"));
 
-        let rootless = !is_root();
+        let rootless = !e2e::is_root();
         let mut holder = Command::new("unshare")
             .args(rootless.then_some("--map-root-user"))
             .args(["--mount", "--propagation", "private", "sleep", "600"])
@@ -448,7 +442,7 @@ fn without_root_pki_announces_sudo_and_works_through_it_or_reports_a_refusal() {
     let pki_bin = bin.join("pki");
     fs::copy(workspace_bin("pki-cli", "pki"), &pki_bin).unwrap();
     fs::set_permissions(&pki_bin, fs::Permissions::from_mode(0o755)).unwrap();
-    let root = is_root();
+    let root = e2e::is_root();
     if root {
         // nobody owns the namespace's copies, as root owns the real ones.
         let status = Command::new("chown")
