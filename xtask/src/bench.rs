@@ -288,7 +288,7 @@ pub fn server(root: &Path) -> Result<String> {
         )?;
         pki::fs::write_atomic(
             &key,
-            &issued.key.to_pem()?,
+            &issued.key().to_pem()?,
             pki::fs::Secrecy::Private,
             pki::fs::Overwrite::Replace,
         )?;

@@ -57,7 +57,7 @@ pub fn idle(root: &Path) -> Result<String> {
             pki::fs::Secrecy::Public,
         ),
         (&cert, issued.chain_pem()?, pki::fs::Secrecy::Public),
-        (&key, issued.key.to_pem()?, pki::fs::Secrecy::Private),
+        (&key, issued.key().to_pem()?, pki::fs::Secrecy::Private),
     ] {
         pki::fs::write_atomic(path, &bytes, secrecy, pki::fs::Overwrite::Replace)?;
     }

@@ -96,7 +96,7 @@ fn gen_ca(dir: Option<PathBuf>) -> Result<String> {
     writeln!(
         out,
         "  expires:  {}",
-        pki::cert::format_time(ca.certificate().not_after())
+        pki::time::format_time(ca.certificate().not_after())
     )?;
     writeln!(out, "  cert:     {c}")?;
     writeln!(

@@ -10,10 +10,7 @@
 //! ```
 #![allow(clippy::print_stdout)]
 
-use actix_https::{
-    ClientAuth, ClientCert, ClientVerification, Identity, IdentitySource, TlsServerBuilder,
-    on_connect,
-};
+use actix_https::{ClientAuth, ClientCert, ClientVerification, TlsServerBuilder, on_connect};
 use actix_web::{App, HttpResponse, HttpServer, get};
 use pki::SubjectAltName;
 use pki::testing::TestCa;
@@ -45,18 +42,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     pki::fs::create_private_dir(&out)?;
     ca.write_ca_pem(&out)?;
     for who in ["alice", "bob"] {
+        // Certificate and key in one file, as `curl -E` takes it.
         ca.client(&format!("{who}@example.test"))?
-            .write_to(&out, who)?;
+            .write_bundle_pem(
+                out.join(format!("{who}-bundle.pem")),
+                pki::Overwrite::Replace,
+            )?;
     }
     let server = ca.server()?;
-    let tls = TlsServerBuilder::new(IdentitySource::Fixed(Identity::from_issued(
-        server.issued(),
-    )))
-    .client_auth(ClientVerification::new(
-        ClientAuth::Required,
-        vec![ca.certificate().clone()],
-    ))
-    .build()?;
+    let tls = TlsServerBuilder::new(server)
+        .client_auth(ClientVerification::new(
+            ClientAuth::Required,
+            vec![ca.certificate().clone()],
+        ))
+        .build()?;
     println!(
         "https://localhost:9443/admin; client files in {}",
         out.display()

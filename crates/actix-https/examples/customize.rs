@@ -10,7 +10,7 @@
 //! check.
 #![allow(clippy::print_stdout)]
 
-use actix_https::{ClientCert, Identity, IdentitySource, TlsInfo, TlsServerBuilder, on_connect};
+use actix_https::{ClientCert, TlsInfo, TlsServerBuilder, on_connect};
 use actix_web::{App, HttpServer, get};
 use openssl::ssl::{AlpnError, select_next_proto};
 
@@ -32,10 +32,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let ca = pki::testing::TestCa::new()?;
     ca.write_ca_pem(&dir)?;
-    let localhost = Identity::from_issued(ca.server()?.issued());
-    let api = Identity::from_issued(ca.server_for(["api.test"])?.issued());
-    let tls = TlsServerBuilder::new(IdentitySource::Fixed(localhost))
-        .sni("api.test", IdentitySource::Fixed(api))?
+    let tls = TlsServerBuilder::new(ca.server()?)
+        .sni("api.test", ca.server_for(["api.test"])?)?
         .customize(|builder| {
             builder.set_alpn_select_callback(|_, offered| {
                 select_next_proto(b"\x08http/1.1", offered).ok_or(AlpnError::NOACK)

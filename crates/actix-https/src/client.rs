@@ -295,14 +295,14 @@ impl fmt::Display for CrlProblem {
                 path,
                 format!(
                     "expired on {} (its next update)",
-                    pki::cert::format_time(*next_update)
+                    pki::time::format_time(*next_update)
                 ),
             ),
             CrlProblem::NotYetValid { path, this_update } => (
                 path,
                 format!(
                     "is not valid until {}",
-                    pki::cert::format_time(*this_update)
+                    pki::time::format_time(*this_update)
                 ),
             ),
             CrlProblem::UnreadableNextUpdate { path } => (

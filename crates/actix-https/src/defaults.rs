@@ -6,9 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use actix_https::Identity;
 use anyhow::{Context as _, Result};
-use pki::fs::{Overwrite, Secrecy};
+use pki::fs::Overwrite;
 use pki::{Ca, CaParams, CertParams, SubjectAltName};
 
 /// The names the default certificate covers.
@@ -53,18 +52,7 @@ pub fn local_identity(ca_dir: Option<&Path>, url: &str) -> Result<LocalIdentity>
         Err(why) => {
             let issued = ca.issue(&CertParams::new(NAMES)?)?;
             pki::fs::create_private_dir(&server_dir)?;
-            pki::fs::write_atomic(
-                &key,
-                &issued.key.to_pem()?,
-                Secrecy::Private,
-                Overwrite::Replace,
-            )?;
-            pki::fs::write_atomic(
-                &cert,
-                &issued.chain_pem()?,
-                Secrecy::Public,
-                Overwrite::Replace,
-            )?;
+            issued.write_pem(&cert, &key, None, Overwrite::Replace)?;
             notes.push(format!(
                 "certificate: {} (issued now: {why})",
                 cert.display()
@@ -92,7 +80,7 @@ fn reusable(ca: &Ca, cert: &Path, key: &Path) -> Result<(), String> {
     if !cert.exists() || !key.exists() {
         return Err("none yet".to_owned());
     }
-    let identity = Identity::from_files(cert, key, None)
+    let identity = pki::Identity::read(cert, key, None)
         .map_err(|e| format!("the old one is unusable: {e}"))?;
     let leaf = identity.certificate();
     let signed_by_ca = ca
@@ -120,7 +108,7 @@ fn reusable(ca: &Ca, cert: &Path, key: &Path) -> Result<(), String> {
     if leaf.not_after() < SystemTime::now() + RENEW_BEFORE {
         return Err(format!(
             "the old one ends {}",
-            pki::cert::format_time(leaf.not_after())
+            pki::time::format_time(leaf.not_after())
         ));
     }
     Ok(())

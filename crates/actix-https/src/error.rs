@@ -15,18 +15,6 @@ pub enum Error {
     /// Reading or parsing a certificate, key or CRL failed (the message names the file).
     #[error(transparent)]
     Pki(#[from] pki::Error),
-    /// The key file does not hold the certificate's key.
-    #[error(
-        "the key {} does not belong to the certificate {}; give the key the certificate was issued for",
-        key.display(),
-        cert.display()
-    )]
-    KeyMismatch {
-        /// The certificate file.
-        cert: PathBuf,
-        /// The key file.
-        key: PathBuf,
-    },
     /// The certificate to serve is a CA certificate.
     #[error(
         "{} is a CA certificate ({subject}, CA:TRUE) issued by another CA: browsers refuse a CA as a server's certificate, and serving it hands out a certificate that can issue others; serve a certificate it issued instead (`pki cert localhost` makes one)",

@@ -1,8 +1,8 @@
 //! HTTPS and mutual TLS for actix-web over OpenSSL, made from `pki` types or
 //! files.
 //!
-//! [`TlsServerBuilder`] turns identities (certificate + key, from memory or
-//! watched files) and a policy ([`TlsProfile`], [`ClientVerification`] with an
+//! [`TlsServerBuilder`] turns identities (a [`pki::Identity`] from memory,
+//! or watched files) and a policy ([`TlsProfile`], [`ClientVerification`] with an
 //! optional CRL, SNI entries) into the `SslAcceptorBuilder` that
 //! `HttpServer::bind_openssl` takes. [`on_connect`] records what the
 //! handshake settled on, which handlers read with the [`TlsInfo`] and
@@ -10,13 +10,13 @@
 //! binary serves.
 //!
 //! ```no_run
-//! use actix_https::{IdentitySource, Identity, TlsServerBuilder, on_connect, pages};
+//! use actix_https::{TlsServerBuilder, on_connect, pages};
 //! use actix_web::{App, HttpServer};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let ca = pki::Ca::generate(&pki::CaParams::new())?;
-//! let issued = ca.issue(&pki::CertParams::new(["localhost", "127.0.0.1"])?)?;
-//! let tls = TlsServerBuilder::new(IdentitySource::Fixed(Identity::from_issued(&issued))).build()?;
+//! let identity = ca.issue(&pki::CertParams::new(["localhost", "127.0.0.1"])?)?;
+//! let tls = TlsServerBuilder::new(identity).build()?;
 //! HttpServer::new(|| App::new().configure(pages::routes))
 //!     .on_connect(on_connect)
 //!     // Small writes go out at once (nginx's default too); see docs/server.md.
@@ -30,7 +30,7 @@
 pub mod client;
 pub mod conn;
 pub mod error;
-pub mod identity;
+mod identity;
 pub mod pages;
 mod reload;
 pub mod tls;
@@ -38,5 +38,4 @@ pub mod tls;
 pub use client::{ClientAuth, ClientVerification, CrlProblem};
 pub use conn::{ClientCert, TlsDataError, TlsInfo, on_connect};
 pub use error::{Error, Result};
-pub use identity::Identity;
 pub use tls::{IdentitySource, ReloadEvent, SniPattern, TlsProfile, TlsServer, TlsServerBuilder};

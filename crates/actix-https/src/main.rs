@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_https::{
-    ClientAuth, ClientVerification, Identity, IdentitySource, ReloadEvent, TlsProfile, TlsServer,
+    ClientAuth, ClientVerification, IdentitySource, ReloadEvent, TlsProfile, TlsServer,
     TlsServerBuilder,
 };
 use actix_web::body::MessageBody;
@@ -221,21 +221,21 @@ impl Plan {
         let source = if let (Some(cert), Some(key)) = (&args.cert, &args.key) {
             let passphrase = key_passphrase(args, key)?;
             // Loaded once now, so a bad pair stops the start with its file names.
-            Identity::from_files(cert, key, passphrase.as_deref())?;
+            pki::Identity::read(cert, key, passphrase.as_deref())?;
             IdentitySource::Files {
                 cert: cert.clone(),
                 key: key.clone(),
                 passphrase,
             }
         } else if args.adhoc {
-            let issued =
+            let identity =
                 pki::self_signed(&pki::CertParams::new(["localhost", "127.0.0.1", "::1"])?)?;
             eprintln!(
                 "warning: --adhoc: serving a self-signed certificate made just now; no browser or \
                  client trusts it, and it changes at every start. Drop --adhoc to use the local CA."
             );
             notes.push("certificate: ephemeral, self-signed (untrusted)".to_owned());
-            IdentitySource::Fixed(Identity::from_issued(&issued))
+            IdentitySource::Fixed(identity)
         } else {
             let port = binds.first().map_or(8443, SocketAddr::port);
             let local = defaults::local_identity(
@@ -268,7 +268,7 @@ impl Plan {
         for entry in &args.sni {
             let (host, cert, key) = parse_sni(entry)?;
             let passphrase = key_passphrase(args, &key)?;
-            Identity::from_files(&cert, &key, passphrase.as_deref())
+            pki::Identity::read(&cert, &key, passphrase.as_deref())
                 .with_context(|| format!("--sni {entry}"))?;
             builder = builder.sni(
                 &host,
@@ -309,7 +309,7 @@ fn report_reload(event: &ReloadEvent) {
             "reloaded {}: names {}, expires {}; new connections use it",
             cert.display(),
             names(certificate),
-            pki::cert::format_time(certificate.not_after())
+            pki::time::format_time(certificate.not_after())
         ),
         ReloadEvent::CrlReloaded { crl, problem } => {
             say!(
@@ -474,26 +474,26 @@ fn print_banner(plan: &Plan, bound: &[SocketAddr], redirect_port: Option<u16>) {
                 eprintln!(
                     "warning: the certificate for {} expired on {}; clients will refuse it",
                     names(&c),
-                    pki::cert::format_time(c.not_after())
+                    pki::time::format_time(c.not_after())
                 );
             } else if c.not_before() > now {
                 eprintln!(
                     "warning: the certificate for {} is not valid until {}; clients will refuse it",
                     names(&c),
-                    pki::cert::format_time(c.not_before())
+                    pki::time::format_time(c.not_before())
                 );
             }
         }
         say!(
             "  certificate: {} (expires {})",
             names(&cert),
-            pki::cert::format_time(cert.not_after())
+            pki::time::format_time(cert.not_after())
         );
         for (pattern, cert) in tls.sni_certificates() {
             say!(
                 "  for {pattern}: {} (expires {})",
                 names(&cert),
-                pki::cert::format_time(cert.not_after())
+                pki::time::format_time(cert.not_after())
             );
         }
         if tls.serves_self_signed_ca() {

@@ -144,7 +144,7 @@ fn reload_client(
 fn rebuild(shared: &Shared, old: &ClientVerification) -> Result<Arc<ClientVerification>> {
     let fresh = Arc::new(old.reread()?);
     let current = shared.snapshot();
-    let context = |(_, identity): &(openssl::ssl::SslContext, crate::Identity)| {
+    let context = |(_, identity): &(openssl::ssl::SslContext, pki::Identity)| {
         shared
             .settings
             .context_with(identity, Some(&fresh))

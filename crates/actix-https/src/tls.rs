@@ -12,7 +12,7 @@
 //! whichever identity serves.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -24,11 +24,11 @@ use openssl::ssl::{
 };
 use openssl::x509::store::{X509Lookup, X509StoreBuilder};
 use openssl::x509::verify::X509VerifyFlags;
-use pki::{Certificate, Passphrase};
+use pki::{Certificate, Identity, Passphrase};
 
 use crate::client::{ClientAuth, ClientVerification, CrlProblem, refuse_ca_leaf};
 use crate::error::{Context as _, Error, Result};
-use crate::identity::Identity;
+use crate::identity::{check_servable, is_self_signed_ca};
 use crate::reload::{Stamp, watch};
 
 /// The key exchanges offered, as Mozilla's intermediate and modern
@@ -65,7 +65,7 @@ impl TlsProfile {
 }
 
 /// Where an identity comes from: fixed in memory, or files that are
-/// watched and reloaded.
+/// watched and reloaded. An [`Identity`] converts into the first.
 pub enum IdentitySource {
     /// Served as it is until the server stops.
     Fixed(Identity),
@@ -98,15 +98,29 @@ impl fmt::Debug for IdentitySource {
     }
 }
 
+impl From<Identity> for IdentitySource {
+    fn from(identity: Identity) -> Self {
+        IdentitySource::Fixed(identity)
+    }
+}
+
 impl IdentitySource {
+    /// The identity as it is now, refused if no server should serve it.
     pub(crate) fn load(&self) -> Result<Identity> {
         match self {
-            IdentitySource::Fixed(id) => Ok(id.clone()),
+            IdentitySource::Fixed(identity) => {
+                check_servable(identity, Path::new("(certificate in memory)"))?;
+                Ok(identity.clone())
+            }
             IdentitySource::Files {
                 cert,
                 key,
                 passphrase,
-            } => Identity::from_files(cert, key, passphrase.as_deref()),
+            } => {
+                let identity = Identity::read(cert, key, passphrase.as_deref())?;
+                check_servable(&identity, cert)?;
+                Ok(identity)
+            }
         }
     }
 
@@ -181,12 +195,12 @@ impl fmt::Debug for TlsServerBuilder {
 
 impl TlsServerBuilder {
     /// A server that presents `identity` (to every client, until SNI
-    /// entries are added).
-    pub fn new(identity: IdentitySource) -> Self {
+    /// entries are added): a [`pki::Identity`], or files to watch.
+    pub fn new(identity: impl Into<IdentitySource>) -> Self {
         TlsServerBuilder {
             profile: TlsProfile::default(),
             client: None,
-            default: identity,
+            default: identity.into(),
             sni: Vec::new(),
             reload: None,
             customize: None,
@@ -207,8 +221,8 @@ impl TlsServerBuilder {
 
     /// Presents `identity` to clients asking for `host` (`app.test`, or
     /// `*.app.test` for any one label under it). The first match wins.
-    pub fn sni(mut self, host: &str, identity: IdentitySource) -> Result<Self> {
-        self.sni.push((SniPattern::parse(host)?, identity));
+    pub fn sni(mut self, host: &str, identity: impl Into<IdentitySource>) -> Result<Self> {
+        self.sni.push((SniPattern::parse(host)?, identity.into()));
         Ok(self)
     }
 
@@ -355,10 +369,10 @@ impl TlsServer {
         self.shared.snapshot().default.1.certificate().clone()
     }
 
-    /// Whether the default certificate is a self-signed `CA:TRUE` one, which
-    /// Firefox refuses ([`Identity::is_self_signed_ca`]).
+    /// Whether the default certificate is a self-signed `CA:TRUE` one (as
+    /// `openssl req -x509` makes by default), which Firefox refuses.
     pub fn serves_self_signed_ca(&self) -> bool {
-        self.shared.snapshot().default.1.is_self_signed_ca()
+        is_self_signed_ca(self.shared.snapshot().default.1.certificate())
     }
 
     /// The certificates of the SNI entries, with their host patterns.
@@ -444,20 +458,7 @@ fn configure(
     identity: &Identity,
     client: Option<&ClientVerification>,
 ) -> Result<()> {
-    builder
-        .set_certificate(identity.certificate().as_x509())
-        .context("use the certificate")?;
-    for cert in identity.chain() {
-        builder
-            .add_extra_chain_cert(cert.as_x509().clone())
-            .context("add an intermediate certificate")?;
-    }
-    builder
-        .set_private_key(identity.key().as_pkey())
-        .context("use the private key")?;
-    builder
-        .check_private_key()
-        .context("check the key against the certificate")?;
+    identity.configure(builder)?;
     builder
         .set_groups_list(GROUPS)
         .context("choose the key exchange groups")?;

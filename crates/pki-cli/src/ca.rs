@@ -146,7 +146,7 @@ fn describe(ca: &Ca, dir: &Path, out: &mut String) -> Result<()> {
     writeln!(
         out,
         "  expires:  {}",
-        pki::cert::format_time(cert.not_after())
+        pki::time::format_time(cert.not_after())
     )?;
     writeln!(
         out,

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use anyhow::Result;
-use pki::{CertParams, Certificate, Pkcs12Bundle, Pkcs12Encryption, Profile, SubjectAltName};
+use pki::{CertParams, Certificate, Pkcs12Encryption, Pkcs12Params, Profile, SubjectAltName};
 
 use crate::cli::{CertArgs, LeafArgs, SelfSignedArgs, Validity};
 use crate::outputs::{self, Output};
@@ -59,8 +59,8 @@ pub fn cert(ctx: &Context, args: &CertArgs, out: &mut String) -> Result<()> {
     let issued = ca.issue(&params)?;
 
     let key_pem = match &key_secret {
-        Some(p) => issued.key.to_pem_encrypted(p)?,
-        None => issued.key.to_pem()?,
+        Some(p) => issued.key().to_pem_encrypted(p)?,
+        None => issued.key().to_pem()?,
     };
     let mut files = vec![
         Output::public("certificate", &cert_path, issued.chain_pem()?),
@@ -68,13 +68,17 @@ pub fn cert(ctx: &Context, args: &CertArgs, out: &mut String) -> Result<()> {
     ];
     if let Some(path) = &args.chain_file {
         let mut pem = Vec::new();
-        for c in &issued.chain {
+        for c in issued.issuers() {
             pem.extend(c.to_pem()?);
         }
         files.push(Output::public("issuer chain", path, pem));
     }
     if let Some(path) = &args.fullchain_file {
-        files.push(Output::public("full chain", path, issued.full_chain_pem()?));
+        let mut pem = issued.chain_pem()?;
+        if let Some(root) = issued.root() {
+            pem.extend(root.to_pem()?);
+        }
+        files.push(Output::public("full chain", path, pem));
     }
     if let Some(path) = &args.bundle_file {
         // The same key PEM as the key file: encrypted there, encrypted here.
@@ -83,26 +87,23 @@ pub fn cert(ctx: &Context, args: &CertArgs, out: &mut String) -> Result<()> {
         files.push(Output::private("certificate + key", path, bundle));
     }
     if let (Some(path), Some(password)) = (&args.p12_file, &p12_secret) {
-        let bundle = Pkcs12Bundle {
-            key: issued.key.clone(),
-            certificate: issued.certificate.clone(),
-            chain: issued.chain.clone(),
-            friendly_name: Some(stem.clone()),
-        };
         let encryption = if args.p12_legacy {
             Pkcs12Encryption::Legacy
         } else {
             Pkcs12Encryption::Modern
         };
+        let params = Pkcs12Params::new()
+            .encryption(encryption)
+            .friendly_name(stem.clone());
         files.push(Output::private(
             "PKCS#12",
             path,
-            bundle.to_der(password, encryption)?,
+            issued.to_pkcs12(password, &params)?,
         ));
     }
     outputs::write_all(&files, args.force.force)?;
 
-    report_issued(&issued.certificate, &files, out)?;
+    report_issued(issued.certificate(), &files, out)?;
     let ca_path = ctx.ca_cert_path()?;
     let url = example_url(&params);
     writeln!(out)?;
@@ -157,11 +158,11 @@ pub fn self_signed(args: &SelfSignedArgs, out: &mut String) -> Result<()> {
     )?;
     let issued = pki::self_signed(&params)?;
     let key_pem = match &key_secret {
-        Some(p) => issued.key.to_pem_encrypted(p)?,
-        None => issued.key.to_pem()?,
+        Some(p) => issued.key().to_pem_encrypted(p)?,
+        None => issued.key().to_pem()?,
     };
     let files = [
-        Output::public("certificate", &cert_path, issued.certificate.to_pem()?),
+        Output::public("certificate", &cert_path, issued.certificate().to_pem()?),
         Output::private("key", &key_path, key_pem),
     ];
     outputs::write_all(&files, args.force.force)?;
@@ -170,7 +171,7 @@ pub fn self_signed(args: &SelfSignedArgs, out: &mut String) -> Result<()> {
          to trust this very file (and again whenever it changes). `pki cert` issues from a local \
          CA that is trusted once.",
     );
-    report_issued(&issued.certificate, &files, out)?;
+    report_issued(issued.certificate(), &files, out)?;
     writeln!(out)?;
     writeln!(
         out,
@@ -219,7 +220,7 @@ pub fn check_validity(ctx: &Context, validity: &Validity) -> Result<()> {
     {
         anyhow::bail!(
             "--not-after {} is in the past; give a later date",
-            pki::cert::format_time(end)
+            pki::time::format_time(end)
         );
     }
     let ca_exists = ctx.ca_cert_path()?.exists();
@@ -236,7 +237,7 @@ pub fn check_validity(ctx: &Context, validity: &Validity) -> Result<()> {
             anyhow::bail!(
                 "the certificate would end on {}, after the new CA would ({} days from now); \
                  choose an earlier end, or create a longer-lived CA first with `pki ca create --days N`",
-                pki::cert::format_time(end),
+                pki::time::format_time(end),
                 pki::ca::DEFAULT_ROOT_DAYS
             );
         }
@@ -308,7 +309,7 @@ pub fn report_issued(cert: &Certificate, files: &[Output], out: &mut String) -> 
     writeln!(
         out,
         "It expires on {} (in {days} days). Key: {}; serial {}.",
-        pki::cert::format_time(cert.not_after()),
+        pki::time::format_time(cert.not_after()),
         cert.key_algorithm(),
         cert.serial_hex()
     )?;

@@ -23,7 +23,7 @@ pub fn print(ctx: &Context, out: &mut String) -> Result<()> {
                     Ok(c) => format!(
                         "'{}', expires {}",
                         c.subject(),
-                        pki::cert::format_time(c.not_after())
+                        pki::time::format_time(c.not_after())
                     ),
                     Err(e) => format!("unreadable: {e}"),
                 };

@@ -94,7 +94,7 @@ pub fn crl(ctx: &Context, args: &CrlArgs, out: &mut String) -> Result<()> {
         writeln!(
             out,
             "  next update:     {} (publish a new one before then)",
-            pki::cert::format_time(next)
+            pki::time::format_time(next)
         )?;
     }
     writeln!(out)?;

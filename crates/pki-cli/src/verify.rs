@@ -60,7 +60,7 @@ pub fn run(ctx: &Context, args: &VerifyArgs, out: &mut String) -> Result<Outcome
             writeln!(
                 out,
                 "  expires: {}",
-                pki::cert::format_time(leaf.not_after())
+                pki::time::format_time(leaf.not_after())
             )?;
             if args.crl.is_some() {
                 writeln!(out, "  not revoked by the CRL given")?;

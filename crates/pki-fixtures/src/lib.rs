@@ -9,7 +9,8 @@ use std::time::{Duration, SystemTime};
 
 use pki::fs::{self, Overwrite, Secrecy};
 use pki::{
-    Ca, CaParams, CertParams, Certificate, Issued, KeyType, Passphrase, PrivateKey, Profile, Result,
+    Ca, CaParams, CertParams, Certificate, Identity, KeyType, Passphrase, PrivateKey, Profile,
+    Result,
 };
 
 /// The pass phrase of `encrypted-key.pem`, also written to `encrypted-key.pass`.
@@ -108,7 +109,7 @@ pub fn write_family(dir: &Path, family: Family) -> Result<()> {
     w.private(
         "encrypted-key.pem",
         &server
-            .key
+            .key()
             .to_pem_encrypted(&Passphrase::new(FIXTURE_PASSPHRASE))?,
     )?;
     w.public(
@@ -118,7 +119,7 @@ pub fn write_family(dir: &Path, family: Family) -> Result<()> {
 
     let chained = intermediate.issue(&CertParams::new(SERVER_NAMES)?.key_type(kt))?;
     w.public("server-chain.pem", &chained.chain_pem()?)?;
-    w.key("server-chain-key.pem", &chained.key)?;
+    w.key("server-chain-key.pem", chained.key())?;
 
     let client_params = CertParams::new(CLIENT_NAMES)?
         .key_type(kt)
@@ -181,9 +182,9 @@ impl Writer<'_> {
     }
 
     /// `<stem>.pem` and `<stem>-key.pem`.
-    fn pair(&self, stem: &str, issued: &Issued) -> Result<()> {
-        self.cert(&format!("{stem}.pem"), &issued.certificate)?;
-        self.key(&format!("{stem}-key.pem"), &issued.key)
+    fn pair(&self, stem: &str, identity: &Identity) -> Result<()> {
+        self.cert(&format!("{stem}.pem"), identity.certificate())?;
+        self.key(&format!("{stem}-key.pem"), identity.key())
     }
 }
 

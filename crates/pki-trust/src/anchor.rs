@@ -179,7 +179,7 @@ mod tests {
         let ca = Ca::generate(&CaParams::new()).unwrap();
         let leaf = ca.issue(&CertParams::new(["localhost"]).unwrap()).unwrap();
         assert!(matches!(
-            Anchor::new(&leaf.certificate),
+            Anchor::new(leaf.certificate()),
             Err(Error::NotCa { .. })
         ));
     }

@@ -70,8 +70,8 @@ criterion_group!(benches, key_generation, issuing, fixtures);
 fn pki_leaf(ca: &Ca, params: &CertParams) -> (Vec<u8>, Vec<u8>) {
     let issued = ca.issue(params).unwrap();
     (
-        issued.certificate.to_pem().unwrap(),
-        issued.key.to_pem().unwrap(),
+        issued.certificate().to_pem().unwrap(),
+        issued.key().to_pem().unwrap(),
     )
 }
 

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use pki::{Ca, CaParams, CertParams, Error};
+use pki::{Ca, CaParams, CertParams, Overwrite};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -17,11 +17,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         names
     };
 
-    let ca = match Ca::load(&dir, None) {
-        Ok(ca) => ca,
-        Err(Error::NoCa { .. }) => Ca::create_in(&dir, &CaParams::new(), None)?,
-        Err(e) => return Err(e.into()),
-    };
+    let ca = Ca::load_or_create(&dir, &CaParams::new(), None)?.into_ca();
     let params = CertParams::new(&names)?;
     for warning in params.warnings() {
         println!("warning: {warning}");
@@ -29,8 +25,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let issued = ca.issue(&params)?;
     let cert = dir.join(format!("{}.pem", names[0].replace('*', "_wildcard")));
     let key = dir.join(format!("{}-key.pem", names[0].replace('*', "_wildcard")));
-    issued.certificate.write_pem(&cert)?;
-    issued.key.write_pem(&key, None)?;
+    issued.write_pem(&cert, &key, None, Overwrite::Replace)?;
     println!(
         "certificate: {}\nkey:         {}",
         cert.display(),

@@ -3,22 +3,16 @@
 //! localhost written to `localhost.pem` and `localhost-key.pem`. Runs any
 //! number of times in a row; the end-to-end tests run it twice.
 
-use pki::fs::{Overwrite, Secrecy};
-use pki::{Ca, CaParams, CertParams};
+use pki::{Ca, CaParams, CertParams, Overwrite};
 
 fn main() -> Result<(), pki::Error> {
     let ca = Ca::load_or_create("my-ca", &CaParams::new(), None)?.into_ca();
     let issued = ca.issue(&CertParams::new(["localhost", "127.0.0.1", "::1"])?)?;
-    pki::fs::write_atomic(
+    // What a server sends (leaf, then intermediates), and its key (mode 0600).
+    issued.write_pem(
         "localhost.pem",
-        &issued.chain_pem()?,
-        Secrecy::Public,
-        Overwrite::Replace,
-    )?;
-    pki::fs::write_atomic(
         "localhost-key.pem",
-        &issued.key.to_pem()?,
-        Secrecy::Private,
+        None,
         Overwrite::Replace,
     )?;
     Ok(())

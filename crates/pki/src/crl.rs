@@ -13,10 +13,11 @@ use openssl::x509::extension::CrlNumber;
 use openssl::x509::{CrlStatus, X509Crl, X509CrlBuilder, X509Revoked};
 
 use crate::ca::Ca;
-use crate::cert::{Certificate, to_asn1, to_system_time};
+use crate::cert::Certificate;
 use crate::error::{Error, OpenSslContext, Origin, Result};
 use crate::fs::{self, DirLock, Overwrite, Secrecy};
 use crate::pem;
+use crate::time::{to_asn1, to_system_time};
 
 /// File in the CA directory listing revoked serials: one line each,
 /// `SERIAL<TAB>UNIX-SECONDS<TAB>REASON`.
@@ -430,7 +431,7 @@ impl Ca {
             .map(|id| id.as_slice().to_vec())
             .unwrap_or_default();
         builder
-            .append_extension(crate::ca::authority_key_id_extension(&skid)?)
+            .append_extension(crate::x509::authority_key_id_extension(&skid)?)
             .context("add authorityKeyIdentifier")?;
         let number = BigNum::from_dec_str(&number.to_string()).context("encode the CRL number")?;
         builder
@@ -497,8 +498,8 @@ mod tests {
         let dir = crate::fs::test_dir()?;
         let ca = Ca::create_in(dir.path(), &CaParams::new(), None)?;
         let params = CertParams::new(["alice@example.test"])?.profile(Profile::Client);
-        let alice = ca.issue(&params)?.certificate;
-        let bob = ca.issue(&params)?.certificate;
+        let alice = ca.issue(&params)?.certificate().clone();
+        let bob = ca.issue(&params)?.certificate().clone();
         revoke(
             dir.path(),
             &alice.serial_hex(),

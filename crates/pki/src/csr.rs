@@ -6,7 +6,7 @@ use std::fmt;
 use std::path::Path;
 
 use openssl::stack::Stack;
-use openssl::x509::{X509Extension, X509Req, X509ReqBuilder};
+use openssl::x509::{X509Req, X509ReqBuilder};
 use x509_parser::extensions::{GeneralName, ParsedExtension};
 use x509_parser::prelude::FromDer;
 
@@ -90,7 +90,7 @@ impl Csr {
             .clone()
             .or_else(|| params.names.first().map(|n| n.to_string()))
             .unwrap_or_default();
-        let subject = crate::ca::subject_name(Some(&cn), params.organization.as_deref(), None)?;
+        let subject = crate::x509::subject_name(Some(&cn), params.organization.as_deref(), None)?;
         builder
             .set_subject_name(&subject)
             .context("set the CSR subject")?;
@@ -99,11 +99,11 @@ impl Csr {
             .context("set the CSR key")?;
         let mut extensions = Stack::new().context("start the CSR extensions")?;
         extensions
-            .push(crate::ca::san_extension(&params.names)?)
+            .push(crate::x509::san_extension(&params.names)?)
             .context("add subjectAltName")?;
         if let Some(profile) = params.profile {
             extensions
-                .push(eku_extension(profile)?)
+                .push(crate::x509::eku_extension(profile)?)
                 .context("add extendedKeyUsage")?;
         }
         builder
@@ -144,10 +144,9 @@ impl Csr {
         self.req.to_der().context("encode the CSR as DER")
     }
 
-    /// Writes the CSR as PEM, mode 0644, refusing to overwrite.
-    pub fn write_pem(&self, path: impl AsRef<Path>) -> Result<()> {
-        let path = path.as_ref();
-        fs::write_atomic(path, &self.to_pem()?, Secrecy::Public, Overwrite::Refuse)
+    /// Writes the CSR as PEM, mode 0644, atomically.
+    pub fn write_pem(&self, path: impl AsRef<Path>, overwrite: Overwrite) -> Result<()> {
+        fs::write_atomic(path, &self.to_pem()?, Secrecy::Public, overwrite)
     }
 
     /// The underlying OpenSSL request.
@@ -300,21 +299,6 @@ pub(crate) fn eku_names(eku: &x509_parser::extensions::ExtendedKeyUsage<'_>) -> 
         .map(|(_, n)| (*n).to_owned())
         .chain(eku.other.iter().map(|oid| oid.to_id_string()))
         .collect()
-}
-
-pub(crate) fn eku_extension(profile: Profile) -> Result<X509Extension> {
-    // id-kp-serverAuth is 1.3.6.1.5.5.7.3.1, id-kp-clientAuth …3.2; written
-    // as DER, not through OpenSSL's config-string path.
-    let purposes: Vec<u8> = profile
-        .extended_key_usages()
-        .iter()
-        .map(|usage| if *usage == "serverAuth" { 1 } else { 2 })
-        .collect();
-    crate::ca::der_extension(
-        "2.5.29.37",
-        false,
-        &crate::der::extended_key_usage(&purposes),
-    )
 }
 
 fn from_general_name(gn: &GeneralName<'_>) -> Result<Option<SubjectAltName>> {

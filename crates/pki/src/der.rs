@@ -139,7 +139,7 @@ fn integer(magnitude: &[u8]) -> Vec<u8> {
 
 /// UTCTime before 2050, GeneralizedTime from then on (RFC 5280 §4.1.2.5).
 fn time(at: std::time::SystemTime) -> Vec<u8> {
-    let (y, m, d, hh, mm, ss) = crate::cert::utc_parts(at);
+    let (y, m, d, hh, mm, ss) = crate::time::utc_parts(at);
     if (1950..2050).contains(&y) {
         let text = format!("{:02}{m:02}{d:02}{hh:02}{mm:02}{ss:02}Z", y % 100);
         tlv(UTC_TIME, text.as_bytes())

@@ -175,7 +175,9 @@ pub enum Error {
     },
 
     /// The private key does not belong to the certificate.
-    #[error("the key {key} does not belong to the certificate {cert}")]
+    #[error(
+        "the key {key} does not belong to the certificate {cert}; give the key the certificate was issued for"
+    )]
     KeyMismatch {
         /// The certificate.
         cert: Origin,
@@ -254,8 +256,8 @@ pub enum Error {
     /// A validity end past what X.509 dates can express.
     #[error(
         "the validity would end on {}, after {}, the latest date a certificate or CRL can carry (RFC 5280 §4.1.2.5); choose fewer days or an earlier end",
-        crate::cert::format_time(*end),
-        crate::cert::format_time(crate::cert::latest_not_after())
+        crate::time::format_time(*end),
+        crate::time::format_time(crate::time::latest_not_after())
     )]
     PastLatestTime {
         /// The end asked for.
@@ -265,7 +267,7 @@ pub enum Error {
     /// The issuing CA's own validity is over.
     #[error(
         "the CA '{subject}' expired on {}; it can issue nothing more: create a new CA (`pki ca create` in another directory, or after moving this one away) and trust it in place of the old one",
-        crate::cert::format_time(*expired)
+        crate::time::format_time(*expired)
     )]
     CaExpired {
         /// The CA's subject.

@@ -10,14 +10,15 @@ use openssl::hash::MessageDigest;
 use serde::Serialize;
 use x509_parser::extensions::GeneralName;
 
-use crate::cert::{Certificate, format_time};
+use crate::cert::Certificate;
 use crate::crl::Crl;
 use crate::csr::Csr;
 use crate::error::{Error, Origin, Result};
+use crate::identity::Identity;
 use crate::key::PrivateKey;
 use crate::passphrase::Passphrase;
 use crate::pem;
-use crate::pkcs12::Pkcs12Bundle;
+use crate::time::format_time;
 
 /// What a file was found to hold.
 #[derive(Debug, Clone, Serialize)]
@@ -228,18 +229,18 @@ fn inspect_pkcs12(
             certificates: Vec::new(),
         });
     };
-    let bundle = Pkcs12Bundle::from_der(bytes, password).map_err(|e| match e {
+    let identity = Identity::from_pkcs12(bytes, password).map_err(|e| match e {
         Error::WrongPassphrase { .. } => Error::WrongPassphrase {
             origin: origin.clone(),
         },
         other => other,
     })?;
-    let mut certificates = vec![summarize_cert(&bundle.certificate)];
-    certificates.extend(bundle.chain.iter().map(summarize_cert));
+    let mut certificates = vec![summarize_cert(identity.certificate())];
+    certificates.extend(identity.issuers().map(summarize_cert));
     Ok(Inspection::Pkcs12 {
         opened: true,
-        friendly_name: bundle.friendly_name.clone(),
-        key: Some(summarize_key(&bundle.key, false)),
+        friendly_name: identity.certificate().friendly_name(),
+        key: Some(summarize_key(identity.key(), false)),
         certificates,
     })
 }
@@ -581,8 +582,9 @@ mod tests {
     fn certificates_chains_and_keys_are_recognised() -> Result<()> {
         let ca = Ca::generate(&CaParams::new().permit(NameConstraint::parse("127.0.0.0/8")?))?;
         let issued = ca.issue(&CertParams::new(["127.0.0.1"])?)?;
-        let Inspection::Certificates { certificates } = inspect(&issued.full_chain_pem()?, None)?
-        else {
+        let mut full_chain = issued.chain_pem()?;
+        full_chain.extend(ca.certificate().to_pem()?);
+        let Inspection::Certificates { certificates } = inspect(&full_chain, None)? else {
             panic!("not seen as certificates");
         };
         assert_eq!(certificates.len(), 2);
@@ -593,11 +595,11 @@ mod tests {
         assert_eq!(certificates[1].name_constraints, ["IP:127.0.0.0/8"]);
         assert_eq!(certificates[0].sha256_fingerprint.len(), 32 * 3 - 1);
 
-        let der = inspect(&issued.certificate.to_der()?, None)?;
+        let der = inspect(&issued.certificate().to_der()?, None)?;
         assert!(der.to_json().contains("\"kind\": \"certificates\""));
 
         let pass = Passphrase::new("secret phrase");
-        let encrypted = issued.key.to_pem_encrypted(&pass)?;
+        let encrypted = issued.key().to_pem_encrypted(&pass)?;
         let Inspection::Key(k) = inspect(&encrypted, None)? else {
             panic!("not a key")
         };

@@ -212,14 +212,18 @@ impl PrivateKey {
     }
 
     /// Writes the key as PEM with mode 0600, encrypted when a pass phrase is
-    /// given; never overwrites an existing file.
-    pub fn write_pem(&self, path: impl AsRef<Path>, passphrase: Option<&Passphrase>) -> Result<()> {
-        let path = path.as_ref();
+    /// given, atomically.
+    pub fn write_pem(
+        &self,
+        path: impl AsRef<Path>,
+        passphrase: Option<&Passphrase>,
+        overwrite: Overwrite,
+    ) -> Result<()> {
         let pem = match passphrase {
             Some(p) => self.to_pem_encrypted(p)?,
             None => self.to_pem()?,
         };
-        fs::write_atomic(path, &pem, Secrecy::Private, Overwrite::Refuse)
+        fs::write_atomic(path, &pem, Secrecy::Private, overwrite)
     }
 
     /// The digest certificates signed by this key use: SHA-256 (SHA-384 for

@@ -14,13 +14,13 @@
 //!
 //! // `openssl req -newkey …` + `openssl x509 -req -CA …`: a server certificate.
 //! let server = ca.issue(&CertParams::new(["localhost", "127.0.0.1", "::1"])?)?;
-//! assert_eq!(server.certificate.subject_alt_names().len(), 3);
+//! assert_eq!(server.certificate().subject_alt_names().len(), 3);
 //!
 //! // A client certificate for mutual TLS.
 //! let client = ca.issue(&CertParams::new(["alice@example.test"])?.profile(Profile::Client))?;
-//! assert!(client.certificate.matches_key(&client.key));
+//! assert!(client.certificate().matches_key(client.key()));
 //!
-//! // PEM for files or an `SslAcceptor`; `as_x509`/`as_pkey` for the openssl crate.
+//! // An `Identity` goes into an `SslAcceptor` (`configure`), PEM or PKCS#12.
 //! let pem = server.chain_pem()?;
 //! assert!(pem.starts_with(b"-----BEGIN CERTIFICATE-----"));
 //! # Ok::<(), pki::Error>(())
@@ -40,6 +40,7 @@ pub mod csr;
 mod der;
 pub mod error;
 pub mod fs;
+pub mod identity;
 pub mod inspect;
 pub mod key;
 pub mod name;
@@ -47,16 +48,20 @@ pub mod passphrase;
 mod pem;
 pub mod pkcs12;
 pub mod testing;
+pub mod time;
 pub mod verify;
+mod x509;
 
-pub use ca::{Ca, CaParams, Issued, LoadOrCreate, self_signed};
+pub use ca::{Ca, CaParams, LoadOrCreate, self_signed};
 pub use cert::{CertParams, Certificate, Profile};
 pub use csr::{Csr, CsrParams};
 pub use error::{Error, Origin, Result};
+pub use fs::Overwrite;
+pub use identity::Identity;
 pub use key::{KeyType, PrivateKey};
 pub use name::{NameConstraint, SubjectAltName};
 pub use passphrase::Passphrase;
-pub use pkcs12::{Pkcs12Bundle, Pkcs12Encryption};
+pub use pkcs12::{Pkcs12Encryption, Pkcs12Params};
 
 /// The crate README's examples, compiled (and run where they can) as doctests.
 #[cfg(doctest)]

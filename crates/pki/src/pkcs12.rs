@@ -1,10 +1,9 @@
 //! PKCS#12 bundles (`.p12`/`.pfx`): key, certificate and chain in one
 //! password-protected file, for browsers, Java, Windows and `curl
-//! --cert-type P12`. The encryption is always chosen here, never left to the
-//! linked OpenSSL's defaults, which differ between 1.1 and 3.x.
-
-use std::fmt;
-use std::path::Path;
+//! --cert-type P12`, written from and read into an
+//! [`Identity`](crate::Identity). The
+//! encryption is always chosen here, never left to the linked OpenSSL's
+//! defaults, which differ between 1.1 and 3.x.
 
 use openssl::hash::MessageDigest;
 use openssl::nid::Nid;
@@ -14,7 +13,6 @@ use openssl::stack::Stack;
 
 use crate::cert::Certificate;
 use crate::error::{Error, OpenSslContext, Origin, Result};
-use crate::fs::{self, Overwrite, Secrecy};
 use crate::key::PrivateKey;
 use crate::passphrase::Passphrase;
 
@@ -38,99 +36,90 @@ pub enum Pkcs12Encryption {
     Legacy,
 }
 
-/// The pieces of a PKCS#12 file.
-pub struct Pkcs12Bundle {
-    /// The private key.
-    pub key: PrivateKey,
-    /// The certificate of the key.
-    pub certificate: Certificate,
-    /// Further certificates (intermediates, root).
-    pub chain: Vec<Certificate>,
-    /// The friendly name shown by importers.
-    pub friendly_name: Option<String>,
+/// How to write a PKCS#12 file ([`Identity::to_pkcs12`](crate::Identity::to_pkcs12)).
+/// `Pkcs12Params::new()` is modern encryption without a friendly name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Pkcs12Params {
+    encryption: Pkcs12Encryption,
+    friendly_name: Option<String>,
 }
 
-impl fmt::Debug for Pkcs12Bundle {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Pkcs12Bundle")
-            .field("certificate", &self.certificate)
-            .field("chain_len", &self.chain.len())
-            .field("friendly_name", &self.friendly_name)
-            .finish_non_exhaustive()
+impl Pkcs12Params {
+    /// Modern encryption, no friendly name.
+    pub fn new() -> Self {
+        Self::default()
     }
-}
 
-impl Pkcs12Bundle {
-    /// Encodes the bundle; replaces `openssl pkcs12 -export -inkey k.pem -in
-    /// c.pem -certfile chain.pem -name NAME -passout …` (with `-legacy` for
+    /// The encryption (`openssl pkcs12 -export -legacy` for
     /// [`Pkcs12Encryption::Legacy`]).
-    pub fn to_der(&self, password: &Passphrase, encryption: Pkcs12Encryption) -> Result<Vec<u8>> {
-        let password = utf8_password(password)?;
-        let mut builder = Pkcs12::builder();
-        if let Some(name) = &self.friendly_name {
-            builder.name(name);
-        }
-        builder
-            .pkey(self.key.as_pkey())
-            .cert(self.certificate.as_x509())
-            .key_iter(ITERATIONS)
-            .mac_iter(ITERATIONS);
-        if !self.chain.is_empty() {
-            let mut stack = Stack::new().context("start the PKCS#12 chain")?;
-            for c in &self.chain {
-                stack
-                    .push(c.as_x509().clone())
-                    .context("add to the PKCS#12 chain")?;
-            }
-            builder.ca(stack);
-        }
-        match encryption {
-            Pkcs12Encryption::Modern => {
-                builder
-                    .key_algorithm(Nid::AES_256_CBC)
-                    .cert_algorithm(Nid::AES_256_CBC)
-                    .mac_md(MessageDigest::sha256());
-            }
-            Pkcs12Encryption::Legacy => {
-                // RC2 lives in OpenSSL 3's legacy provider; keep the default
-                // provider too, or nothing else would work afterwards.
-                load_legacy_provider()?;
-                builder
-                    .key_algorithm(Nid::PBE_WITHSHA1AND3_KEY_TRIPLEDES_CBC)
-                    .cert_algorithm(Nid::PBE_WITHSHA1AND40BITRC2_CBC)
-                    .mac_md(MessageDigest::sha1());
-            }
-        }
-        let p12 = builder.build2(password).context("build the PKCS#12 file")?;
-        p12.to_der().context("encode the PKCS#12 file")
+    pub fn encryption(mut self, encryption: Pkcs12Encryption) -> Self {
+        self.encryption = encryption;
+        self
     }
 
-    /// Writes the bundle with mode 0600 (it holds the key), refusing to overwrite.
-    pub fn write(
-        &self,
-        path: impl AsRef<Path>,
-        password: &Passphrase,
-        encryption: Pkcs12Encryption,
-    ) -> Result<()> {
-        let path = path.as_ref();
-        let der = self.to_der(password, encryption)?;
-        fs::write_atomic(path, &der, Secrecy::Private, Overwrite::Refuse)
-    }
-
-    /// Reads a PKCS#12 file; replaces `openssl pkcs12 -in f.p12 -nodes`. A
-    /// wrong password is [`Error::WrongPassphrase`].
-    pub fn from_der(der: &[u8], password: &Passphrase) -> Result<Self> {
-        parse(der, password, &Origin::Memory("the PKCS#12 data"))
-    }
-
-    /// Reads a PKCS#12 file from disk, naming it in errors.
-    pub fn read(path: impl AsRef<Path>, password: &Passphrase) -> Result<Self> {
-        let path = path.as_ref();
-        parse(&fs::read(path)?, password, &Origin::file(path))
+    /// The name importers show (`-name`).
+    pub fn friendly_name(mut self, name: impl Into<String>) -> Self {
+        self.friendly_name = Some(name.into());
+        self
     }
 }
 
-fn parse(der: &[u8], password: &Passphrase, origin: &Origin) -> Result<Pkcs12Bundle> {
+/// The PKCS#12 encoding of a key, its certificate and the certificates above it.
+pub(crate) fn encode<'a>(
+    certificate: &Certificate,
+    key: &PrivateKey,
+    issuers: impl Iterator<Item = &'a Certificate>,
+    password: &Passphrase,
+    params: &Pkcs12Params,
+) -> Result<Vec<u8>> {
+    let password = utf8_password(password)?;
+    let mut builder = Pkcs12::builder();
+    if let Some(name) = &params.friendly_name {
+        builder.name(name);
+    }
+    builder
+        .pkey(key.as_pkey())
+        .cert(certificate.as_x509())
+        .key_iter(ITERATIONS)
+        .mac_iter(ITERATIONS);
+    let mut issuers = issuers.peekable();
+    if issuers.peek().is_some() {
+        let mut stack = Stack::new().context("start the PKCS#12 chain")?;
+        for c in issuers {
+            stack
+                .push(c.as_x509().clone())
+                .context("add to the PKCS#12 chain")?;
+        }
+        builder.ca(stack);
+    }
+    match params.encryption {
+        Pkcs12Encryption::Modern => {
+            builder
+                .key_algorithm(Nid::AES_256_CBC)
+                .cert_algorithm(Nid::AES_256_CBC)
+                .mac_md(MessageDigest::sha256());
+        }
+        Pkcs12Encryption::Legacy => {
+            // RC2 lives in OpenSSL 3's legacy provider; keep the default
+            // provider too, or nothing else would work afterwards.
+            load_legacy_provider()?;
+            builder
+                .key_algorithm(Nid::PBE_WITHSHA1AND3_KEY_TRIPLEDES_CBC)
+                .cert_algorithm(Nid::PBE_WITHSHA1AND40BITRC2_CBC)
+                .mac_md(MessageDigest::sha1());
+        }
+    }
+    let p12 = builder.build2(password).context("build the PKCS#12 file")?;
+    p12.to_der().context("encode the PKCS#12 file")
+}
+
+/// The key, its certificate and the other certificates of a PKCS#12 file,
+/// those in chain order (the leaf's issuer first).
+pub(crate) fn decode(
+    der: &[u8],
+    password: &Passphrase,
+    origin: &Origin,
+) -> Result<(Certificate, PrivateKey, Vec<Certificate>)> {
     let malformed = |reason: String| Error::Malformed {
         origin: origin.clone(),
         expected: "PKCS#12 file",
@@ -156,19 +145,38 @@ fn parse(der: &[u8], password: &Passphrase, origin: &Origin) -> Result<Pkcs12Bun
             "it holds no private key with its certificate".to_owned(),
         ));
     };
-    let chain = parsed
+    let mut chain: Vec<Certificate> = parsed
         .ca
         .map(|s| s.into_iter().map(Certificate::from_x509).collect())
         .unwrap_or_default();
-    let friendly_name = cert
-        .alias()
-        .map(|a| String::from_utf8_lossy(a).into_owned());
-    Ok(Pkcs12Bundle {
-        key: PrivateKey::from_pkey(pkey),
-        certificate: Certificate::from_x509(cert),
-        chain,
-        friendly_name,
-    })
+    let leaf = Certificate::from_x509(cert);
+    // Importers and exporters disagree on the order of the extra
+    // certificates; put them in chain order, leaf's issuer first, the root last.
+    order_from(&leaf, &mut chain);
+    Ok((leaf, PrivateKey::from_pkey(pkey), chain))
+}
+
+/// Sorts `certs` so each is the issuer of the one before it, starting at
+/// `leaf`; certificates that fit nowhere keep their order at the end.
+fn order_from(leaf: &Certificate, certs: &mut Vec<Certificate>) {
+    let mut ordered = Vec::with_capacity(certs.len());
+    let mut current = leaf.as_x509().clone();
+    while let Some(i) = certs.iter().position(|c| {
+        c.as_x509()
+            .subject_name()
+            .try_cmp(current.issuer_name())
+            .is_ok_and(|o| o.is_eq())
+    }) {
+        let next = certs.remove(i);
+        current = next.as_x509().clone();
+        let self_issued = next.is_self_issued();
+        ordered.push(next);
+        if self_issued {
+            break;
+        }
+    }
+    ordered.append(certs);
+    *certs = ordered;
 }
 
 fn utf8_password(password: &Passphrase) -> Result<&str> {
@@ -204,32 +212,29 @@ fn load_legacy_provider() -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Ca, CaParams, CertParams};
-
-    fn bundle() -> Result<Pkcs12Bundle> {
-        let root = Ca::generate(&CaParams::new())?;
-        let ca = root.issue_intermediate(&CaParams::new())?;
-        let issued = ca.issue(&CertParams::new(["localhost"])?)?;
-        Ok(Pkcs12Bundle {
-            key: issued.key,
-            certificate: issued.certificate,
-            chain: issued.chain,
-            friendly_name: Some("localhost dev".to_owned()),
-        })
-    }
+    use crate::{Ca, CaParams, CertParams, Identity};
 
     #[test]
     fn both_encryptions_round_trip_and_refuse_a_wrong_password() -> Result<()> {
-        let b = bundle()?;
+        let root = Ca::generate(&CaParams::new())?;
+        let ca = root.issue_intermediate(&CaParams::new())?;
+        let issued = ca.issue(&CertParams::new(["localhost"])?)?;
         let pass = Passphrase::new("p12 password");
         for enc in [Pkcs12Encryption::Modern, Pkcs12Encryption::Legacy] {
-            let der = b.to_der(&pass, enc)?;
-            let back = Pkcs12Bundle::from_der(&der, &pass)?;
-            assert_eq!(back.certificate, b.certificate, "{enc:?}");
-            assert!(back.certificate.matches_key(&back.key), "{enc:?}");
-            assert_eq!(back.chain.len(), 2, "{enc:?}");
-            assert_eq!(back.friendly_name.as_deref(), Some("localhost dev"));
-            let wrong = Pkcs12Bundle::from_der(&der, &Passphrase::new("nope nope"));
+            let params = Pkcs12Params::new()
+                .encryption(enc)
+                .friendly_name("localhost dev");
+            let der = issued.to_pkcs12(&pass, &params)?;
+            let back = Identity::from_pkcs12(&der, &pass)?;
+            assert_eq!(back.certificate(), issued.certificate(), "{enc:?}");
+            assert!(back.certificate().matches_key(back.key()), "{enc:?}");
+            assert_eq!(back.intermediates(), issued.intermediates(), "{enc:?}");
+            assert_eq!(back.root(), issued.root(), "{enc:?}");
+            assert_eq!(
+                back.certificate().friendly_name().as_deref(),
+                Some("localhost dev")
+            );
+            let wrong = Identity::from_pkcs12(&der, &Passphrase::new("nope nope"));
             assert!(
                 matches!(wrong, Err(Error::WrongPassphrase { .. })),
                 "{enc:?}: {wrong:?}"

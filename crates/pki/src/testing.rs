@@ -1,7 +1,8 @@
 //! Real certificates inside other crates' tests, in a few lines (what
-//! Python's trustme gives): a throwaway CA, server and client identities,
-//! and one call each to put them into an `openssl` TLS context or into
-//! files in a temporary directory.
+//! Python's trustme gives): a throwaway CA and server and client
+//! [`Identity`]s from it, each one call away from an `openssl` TLS context
+//! ([`TestCa::trust`], [`Identity::configure`]) or from files
+//! ([`TestCa::write_ca_pem`], [`Identity::write_pem`]).
 //!
 //! ```
 //! use openssl::ssl::{SslAcceptor, SslConnector, SslMethod};
@@ -21,10 +22,11 @@ use std::path::{Path, PathBuf};
 
 use openssl::ssl::SslContextBuilder;
 
-use crate::ca::{Ca, CaParams, Issued};
+use crate::ca::{Ca, CaParams};
 use crate::cert::{CertParams, Certificate, Profile};
 use crate::error::{OpenSslContext, Result};
 use crate::fs::{self, Overwrite, Secrecy};
+use crate::identity::Identity;
 
 /// A throwaway CA for tests. Nothing it makes is trusted outside the
 /// contexts and files it configures.
@@ -63,26 +65,23 @@ impl TestCa {
     }
 
     /// A server identity for `localhost`, `127.0.0.1` and `::1`.
-    pub fn server(&self) -> Result<TestIdentity> {
+    pub fn server(&self) -> Result<Identity> {
         self.server_for(["localhost", "127.0.0.1", "::1"])
     }
 
     /// A server identity for the given names.
-    pub fn server_for<I, S>(&self, names: I) -> Result<TestIdentity>
+    pub fn server_for<I, S>(&self, names: I) -> Result<Identity>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let issued = self.ca.issue(&CertParams::new(names)?)?;
-        Ok(TestIdentity { issued })
+        self.ca.issue(&CertParams::new(names)?)
     }
 
     /// A client identity (clientAuth) for one name, e.g. `alice@example.test`.
-    pub fn client(&self, name: &str) -> Result<TestIdentity> {
-        let issued = self
-            .ca
-            .issue(&CertParams::new([name])?.profile(Profile::Client))?;
-        Ok(TestIdentity { issued })
+    pub fn client(&self, name: &str) -> Result<Identity> {
+        self.ca
+            .issue(&CertParams::new([name])?.profile(Profile::Client))
     }
 
     /// Makes `builder` trust this CA: for a client checking servers, or a
@@ -111,76 +110,5 @@ impl TestCa {
             Overwrite::Replace,
         )?;
         Ok(path)
-    }
-}
-
-/// A certificate with its key and chain, ready to serve or present.
-#[derive(Debug, Clone)]
-pub struct TestIdentity {
-    issued: Issued,
-}
-
-/// Where [`TestIdentity::write_to`] put the files.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IdentityFiles {
-    /// The certificate chain (leaf first), PEM.
-    pub cert: PathBuf,
-    /// The private key, PEM (mode 0600).
-    pub key: PathBuf,
-    /// Certificate and key in one file, as `curl -E` takes it.
-    pub bundle: PathBuf,
-}
-
-impl TestIdentity {
-    /// The certificate, key and chain.
-    pub fn issued(&self) -> &Issued {
-        &self.issued
-    }
-
-    /// Installs certificate, chain and key into `builder` and checks that
-    /// they belong together.
-    pub fn configure(&self, builder: &mut SslContextBuilder) -> Result<()> {
-        builder
-            .set_certificate(self.issued.certificate.as_x509())
-            .context("set the test certificate")?;
-        for cert in self.issued.chain.iter().filter(|c| !c.is_self_issued()) {
-            builder
-                .add_extra_chain_cert(cert.as_x509().clone())
-                .context("add an intermediate")?;
-        }
-        builder
-            .set_private_key(self.issued.key.as_pkey())
-            .context("set the test key")?;
-        builder.check_private_key().context("check the test key")
-    }
-
-    /// Writes `<stem>.pem`, `<stem>-key.pem` and `<stem>-bundle.pem` into `dir`
-    /// (for example a `tempfile::TempDir`), replacing earlier ones.
-    pub fn write_to(&self, dir: impl AsRef<Path>, stem: &str) -> Result<IdentityFiles> {
-        let dir = dir.as_ref();
-        let files = IdentityFiles {
-            cert: dir.join(format!("{stem}.pem")),
-            key: dir.join(format!("{stem}-key.pem")),
-            bundle: dir.join(format!("{stem}-bundle.pem")),
-        };
-        fs::write_atomic(
-            &files.cert,
-            &self.issued.chain_pem()?,
-            Secrecy::Public,
-            Overwrite::Replace,
-        )?;
-        fs::write_atomic(
-            &files.key,
-            &self.issued.key.to_pem()?,
-            Secrecy::Private,
-            Overwrite::Replace,
-        )?;
-        fs::write_atomic(
-            &files.bundle,
-            &self.issued.bundle_pem()?,
-            Secrecy::Private,
-            Overwrite::Replace,
-        )?;
-        Ok(files)
     }
 }

@@ -12,8 +12,9 @@ use openssl::x509::store::X509StoreBuilder;
 use openssl::x509::verify::{X509CheckFlags, X509VerifyFlags, X509VerifyParam};
 use openssl::x509::{X509, X509PurposeId, X509Ref, X509StoreContext};
 
-use crate::cert::{Certificate, format_time, one_line};
+use crate::cert::{Certificate, one_line};
 use crate::name::SubjectAltName;
+use crate::time::format_time;
 
 // OpenSSL 3's verification error codes (`X509_V_ERR_*` in x509_vfy.h). Most
 // are unchanged since 1.0; INVALID_CA moved from 24 to 79 in 3.0.
@@ -356,9 +357,10 @@ impl std::error::Error for Rejected {}
 /// use pki::{Ca, CaParams, CertParams, SubjectAltName};
 /// use pki::verify::{verify, VerifyParams};
 /// let ca = Ca::generate(&CaParams::new())?;
-/// let leaf = ca.issue(&CertParams::new(["localhost"])?)?.certificate;
+/// let server = ca.issue(&CertParams::new(["localhost"])?)?;
 /// let params = VerifyParams::new().peer(SubjectAltName::parse("127.0.0.1")?);
-/// let refused = verify(&leaf, &[], &[ca.certificate().clone()], &params).unwrap_err();
+/// let refused = verify(server.certificate(), server.intermediates(), &[ca.certificate().clone()], &params)
+///     .unwrap_err();
 /// assert_eq!(refused.to_string(),
 ///     "127.0.0.1 is not among the certificate's names: localhost; issue a certificate that includes it");
 /// # Ok::<(), pki::Error>(())
@@ -423,14 +425,14 @@ fn check_revocation(
         });
     };
     // A stale CRL may lack recent revocations: refuse it as `-crl_check` does.
-    let this_update = crate::cert::to_system_time(crl.last_update());
+    let this_update = crate::time::to_system_time(crl.last_update());
     if this_update > at {
         return Err(Reason::CrlNotYetValid {
             issuer: issuer.subject(),
             from: this_update,
         });
     }
-    if let Some(next) = crl.next_update().map(crate::cert::to_system_time)
+    if let Some(next) = crl.next_update().map(crate::time::to_system_time)
         && next < at
     {
         return Err(Reason::CrlExpired {
@@ -539,11 +541,11 @@ fn explain(
         }
         ERR_CERT_HAS_EXPIRED => Reason::Expired {
             subject,
-            on: crate::cert::to_system_time(failing.not_after()),
+            on: crate::time::to_system_time(failing.not_after()),
         },
         ERR_CERT_NOT_YET_VALID => Reason::NotYetValid {
             subject,
-            from: crate::cert::to_system_time(failing.not_before()),
+            from: crate::time::to_system_time(failing.not_before()),
         },
         ERR_UNABLE_TO_GET_ISSUER_CERT
         | ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY
@@ -652,7 +654,8 @@ mod tests {
         let ca = Ca::generate(&CaParams::new())?;
         let leaf = ca
             .issue(&CertParams::new(["localhost", "alice.example.net"])?)?
-            .certificate;
+            .certificate()
+            .clone();
         Ok((ca, leaf))
     }
 
@@ -672,7 +675,10 @@ mod tests {
     fn a_good_chain_says_which_chain_it_built() -> crate::Result<()> {
         let root = Ca::generate(&CaParams::new().common_name("Test Root"))?;
         let mid = root.issue_intermediate(&CaParams::new().common_name("Test Mid"))?;
-        let leaf = mid.issue(&CertParams::new(["localhost"])?)?.certificate;
+        let leaf = mid
+            .issue(&CertParams::new(["localhost"])?)?
+            .certificate()
+            .clone();
         let v = verify(
             &leaf,
             &[mid.certificate().clone()],
@@ -733,7 +739,8 @@ mod tests {
 
         let client = ca
             .issue(&CertParams::new(["bob@example.test"])?.profile(Profile::Client))?
-            .certificate;
+            .certificate()
+            .clone();
         assert!(
             verify(
                 &client,

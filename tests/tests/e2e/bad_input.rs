@@ -269,9 +269,17 @@ fn writing_under_a_regular_file_is_io_and_leaves_nothing() -> TestResult {
     write_file(&file, "x");
     let key = PrivateKey::generate(KeyType::P256)?;
     let path = file.join("key.pem");
-    assert_io(key.write_pem(&path, None), &path, "key under a file");
+    assert_io(
+        key.write_pem(&path, None, pki::Overwrite::Refuse),
+        &path,
+        "key under a file",
+    );
     let cert = Certificate::read(fixture(Family::Ecdsa, "server.pem"))?;
-    assert_io(cert.write_pem(&path), &path, "cert under a file");
+    assert_io(
+        cert.write_pem(&path, pki::Overwrite::Refuse),
+        &path,
+        "cert under a file",
+    );
     assert!(leftover_temp_files(dir.path()).is_empty());
     match Ca::create_in(file.join("ca"), &CaParams::new(), None) {
         Err(Error::Io { .. }) => {}
@@ -287,14 +295,22 @@ fn writing_a_name_too_long_fails_after_the_temp_file_and_leaves_nothing() -> Tes
     let dir = tempdir();
     let path = dir.path().join(format!("{}.pem", "k".repeat(300)));
     let key = PrivateKey::generate(KeyType::P256)?;
-    assert_io(key.write_pem(&path, None), &path, "key");
     assert_io(
-        key.write_pem(&path, Some(&Passphrase::new("long enough"))),
+        key.write_pem(&path, None, pki::Overwrite::Refuse),
+        &path,
+        "key",
+    );
+    assert_io(
+        key.write_pem(
+            &path,
+            Some(&Passphrase::new("long enough")),
+            pki::Overwrite::Refuse,
+        ),
         &path,
         "encrypted key",
     );
     let cert = Certificate::read(fixture(Family::Ecdsa, "server.pem"))?;
-    assert_io(cert.write_pem(&path), &path, "cert");
+    assert_io(cert.write_pem(&path, pki::Overwrite::Refuse), &path, "cert");
     assert_eq!(leftover_temp_files(dir.path()), Vec::<String>::new());
     Ok(())
 }
@@ -321,7 +337,7 @@ fn writing_into_a_read_only_directory_is_io_and_leaves_nothing() -> TestResult {
     }
     let path = ro.join("key.pem");
     let key = PrivateKey::generate(KeyType::P256)?;
-    let result = key.write_pem(&path, None);
+    let result = key.write_pem(&path, None, pki::Overwrite::Refuse);
     std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o755))?;
     assert_io(result, &path, "read-only directory");
     assert!(leftover_temp_files(&ro).is_empty());
@@ -332,7 +348,11 @@ fn writing_into_a_read_only_directory_is_io_and_leaves_nothing() -> TestResult {
 fn writing_under_proc_is_io() -> TestResult {
     let path = PathBuf::from("/proc/pki-e2e-cannot-write-here/key.pem");
     let key = PrivateKey::generate(KeyType::P256)?;
-    assert_io(key.write_pem(&path, None), &path, "under /proc");
+    assert_io(
+        key.write_pem(&path, None, pki::Overwrite::Refuse),
+        &path,
+        "under /proc",
+    );
     Ok(())
 }
 
@@ -345,13 +365,17 @@ fn writing_over_an_existing_file_is_already_exists_and_keeps_it() -> TestResult 
     let cert = Certificate::read(fixture(Family::Ecdsa, "server.pem"))?;
     let csr = Csr::new(&CsrParams::new(["localhost"])?, &key)?;
     let attempts: [(&str, pki::Result<()>); 4] = [
-        ("key", key.write_pem(&path, None)),
+        ("key", key.write_pem(&path, None, pki::Overwrite::Refuse)),
         (
             "encrypted key",
-            key.write_pem(&path, Some(&Passphrase::new("long enough"))),
+            key.write_pem(
+                &path,
+                Some(&Passphrase::new("long enough")),
+                pki::Overwrite::Refuse,
+            ),
         ),
-        ("certificate", cert.write_pem(&path)),
-        ("CSR", csr.write_pem(&path)),
+        ("certificate", cert.write_pem(&path, pki::Overwrite::Refuse)),
+        ("CSR", csr.write_pem(&path, pki::Overwrite::Refuse)),
     ];
     for (what, result) in attempts {
         match result {
@@ -435,7 +459,7 @@ fn too_short_pass_phrase_is_not_called_empty() -> TestResult {
     let key = PrivateKey::generate(KeyType::P256)?;
     let path = dir.path().join("key.pem");
     let err = key
-        .write_pem(&path, Some(&Passphrase::new("abc")))
+        .write_pem(&path, Some(&Passphrase::new("abc")), pki::Overwrite::Refuse)
         .unwrap_err();
     assert!(matches!(err, Error::PassphraseTooShort), "{err:?}");
     let shown = err.to_string();

@@ -14,7 +14,7 @@ use openssl::x509::X509Crl;
 use pki::ca::CA_CERT_FILE;
 use pki::crl::{CRL_DER_FILE, CRL_PEM_FILE, Crl, RevocationReason, revoke, revoked};
 use pki::verify::{Purpose, Reason, VerifyParams, verify};
-use pki::{Ca, CaParams, CertParams, Certificate, Issued, Profile};
+use pki::{Ca, CaParams, CertParams, Certificate, Identity, Profile};
 use tempfile::TempDir;
 
 /// How long the CRLs here are valid.
@@ -30,8 +30,8 @@ const PAGE: &str = "Ciphers supported in s_server binary";
 struct Revocation {
     dir: TempDir,
     ca: Ca,
-    alice: Issued,
-    bob: Issued,
+    alice: Identity,
+    bob: Identity,
 }
 
 impl Revocation {
@@ -42,13 +42,14 @@ impl Revocation {
             &CaParams::new().common_name("CRL test CA"),
             None,
         )?;
-        let write = |stem: &str, issued: &Issued| -> pki::Result<()> {
-            issued
-                .certificate
-                .write_pem(dir.path().join(format!("{stem}.pem")))?;
-            issued
-                .key
-                .write_pem(dir.path().join(format!("{stem}-key.pem")), None)
+        let write = |stem: &str, identity: &Identity| -> pki::Result<()> {
+            let d = dir.path();
+            identity.write_pem(
+                d.join(format!("{stem}.pem")),
+                d.join(format!("{stem}-key.pem")),
+                None,
+                pki::Overwrite::Refuse,
+            )
         };
         write("server", &ca.issue(&CertParams::new(["localhost"])?)?)?;
         let alice = ca.issue(&CertParams::new(["alice@example.test"])?.profile(Profile::Client))?;
@@ -57,7 +58,7 @@ impl Revocation {
         write("bob", &bob)?;
         revoke(
             dir.path(),
-            &alice.certificate.serial_hex(),
+            &alice.certificate().serial_hex(),
             RevocationReason::KeyCompromise,
             SystemTime::now(),
         )?;
@@ -255,7 +256,7 @@ fn second_crl_is_number_2_and_revoking_twice_keeps_one_entry() -> TestResult {
         return Ok(());
     }
     let r = Revocation::new()?;
-    let alice = r.alice.certificate.serial_hex();
+    let alice = r.alice.certificate().serial_hex();
     // Again, with another reason and time: the first record stays.
     let again = revoke(
         r.path(),
@@ -306,26 +307,26 @@ fn pki_verify_with_the_crl_says_revoked_and_passes_the_other_client() -> TestRes
             .purpose(Purpose::Client)
             .crl(r.x509_crl())
     };
-    let rejected = verify(&r.alice.certificate, &[], &trusted, &params()).unwrap_err();
+    let rejected = verify(r.alice.certificate(), &[], &trusted, &params()).unwrap_err();
     assert_eq!(
         rejected.reason,
         Reason::Revoked {
-            subject: r.alice.certificate.subject()
+            subject: r.alice.certificate().subject()
         }
     );
     assert_eq!(
         rejected.to_string(),
         format!(
             "'{}' has been revoked by its CA",
-            r.alice.certificate.subject()
+            r.alice.certificate().subject()
         )
     );
-    verify(&r.bob.certificate, &[], &trusted, &params())
+    verify(r.bob.certificate(), &[], &trusted, &params())
         .unwrap_or_else(|e| panic!("Bob is not revoked: {e}"));
     // The same CRL read back through pki, from DER.
     let crl = Crl::read(r.file(CRL_DER_FILE))?;
-    assert!(crl.is_revoked(&r.alice.certificate));
-    assert!(!crl.is_revoked(&r.bob.certificate));
+    assert!(crl.is_revoked(r.alice.certificate()));
+    assert!(!crl.is_revoked(r.bob.certificate()));
     Ok(())
 }
 
@@ -338,7 +339,7 @@ fn pki_verify_with_only_another_cas_crl_says_no_crl_from_the_issuer() -> TestRes
     let params = VerifyParams::new()
         .purpose(Purpose::Client)
         .crl(other.x509_crl());
-    for client in [&r.alice.certificate, &r.bob.certificate] {
+    for client in [&r.alice.certificate(), &r.bob.certificate()] {
         let rejected = verify(client, &[], &trusted, &params).unwrap_err();
         let issuer = r.ca.certificate().subject();
         assert_eq!(
@@ -407,7 +408,7 @@ fn pki_verify_refuses_an_expired_crl_as_openssl_crl_check_does() -> TestResult {
         .at(later)
         .crl(r.x509_crl());
     let trusted = [r.ca.certificate().clone()];
-    match verify(&r.bob.certificate, &[], &trusted, &params) {
+    match verify(r.bob.certificate(), &[], &trusted, &params) {
         Ok(v) => panic!(
             "pki accepted {} against a CRL whose nextUpdate had passed",
             v.describe()

@@ -13,10 +13,7 @@ use e2e::{
 use pki::crl::RevocationReason;
 use pki::inspect::{Inspection, inspect_file};
 use pki::verify::{Purpose, Reason, Rejected, Verified, VerifyParams, peer, verify};
-use pki::{
-    Ca, CaParams, CertParams, Certificate, Csr, Passphrase, Pkcs12Bundle, Pkcs12Encryption,
-    PrivateKey, Profile,
-};
+use pki::{Ca, CaParams, CertParams, Certificate, Csr, Passphrase, PrivateKey, Profile};
 use pki_fixtures::{FIXTURE_PASSPHRASE, Family};
 
 use crate::seeds::run_article_recipe;
@@ -350,9 +347,10 @@ fn article_root_without_key_usage_is_explained_as_missing_key_usage() -> TestRes
         ca.certificate().is_ca(),
         "pki itself takes the root for a CA"
     );
-    let leaf = ca.issue(&CertParams::new(["localhost"])?)?.certificate;
+    let leaf = ca.issue(&CertParams::new(["localhost"])?)?;
+    let leaf = leaf.certificate();
     let r = refused(
-        &leaf,
+        leaf,
         &[],
         &[ca.certificate().clone()],
         &server_params("localhost"),
@@ -448,7 +446,8 @@ fn sub_ca_forged_under_the_pathlen_0_intermediate_is_explained_as_path_length() 
         .assert_success();
     let sub = Ca::load_files(d.join("sub.pem"), d.join("sub-key.pem"), None)?;
     let leaf = sub.issue(&CertParams::new(["localhost"])?)?;
-    leaf.certificate.write_pem(d.join("leaf.pem"))?;
+    leaf.certificate()
+        .write_pem(d.join("leaf.pem"), pki::Overwrite::Refuse)?;
     let intermediate = cert(family, "intermediate.pem");
 
     // What OpenSSL itself says of the chain.
@@ -462,7 +461,7 @@ fn sub_ca_forged_under_the_pathlen_0_intermediate_is_explained_as_path_length() 
         .assert_output_contains("path length constraint exceeded");
 
     let r = refused(
-        &leaf.certificate,
+        leaf.certificate(),
         &[sub.certificate().clone(), intermediate.clone()],
         &trusted(family),
         &server_params("localhost"),
@@ -528,10 +527,11 @@ fn ca_course_csr_signed_by_pki_is_for_localhost_but_not_127_0_0_1() -> TestResul
     .current_dir(d)
     .assert_success();
     let ca = Ca::generate(&CaParams::new().common_name("Charlie's CA"))?;
-    ca.certificate().write_pem(d.join("ca.pem"))?;
+    ca.certificate()
+        .write_pem(d.join("ca.pem"), pki::Overwrite::Refuse)?;
     let csr = Csr::read(d.join("alice.csr"))?;
     let signed = ca.sign_csr(&csr, &CertParams::from_csr(&csr)?)?;
-    signed.write_pem(d.join("alice.crt"))?;
+    signed.write_pem(d.join("alice.crt"), pki::Overwrite::Refuse)?;
     let trusted = [ca.certificate().clone()];
 
     let r = refused(&signed, &[], &trusted, &server_params("127.0.0.1"));
@@ -744,13 +744,17 @@ fn inspect_p12_opens_only_with_its_password() -> TestResult {
     let p12 = dir.path().join("client.p12");
     let family = Family::Ecdsa;
     let pass = Passphrase::new("p12-test-password");
-    Pkcs12Bundle {
-        key: PrivateKey::read(fixture(family, "client-key.pem"), None)?,
-        certificate: cert(family, "client.pem"),
-        chain: trusted(family),
-        friendly_name: Some("client".to_owned()),
-    }
-    .write(&p12, &pass, Pkcs12Encryption::Modern)?;
+    pki::Identity::new(
+        cert(family, "client.pem"),
+        PrivateKey::read(fixture(family, "client-key.pem"), None)?,
+    )?
+    .with_root(cert(family, "ca.pem"))
+    .write_pkcs12(
+        &p12,
+        &pass,
+        &pki::Pkcs12Params::new().friendly_name("client"),
+        pki::Overwrite::Refuse,
+    )?;
 
     let Inspection::Pkcs12 {
         opened,
@@ -805,7 +809,7 @@ fn inspect_crl_in_pem_and_der_lists_the_revoked_serial_openssl_shows() -> TestRe
     let client = ca.issue(&CertParams::new(["bob@example.test"])?.profile(Profile::Client))?;
     pki::crl::revoke(
         &ca_dir,
-        &client.certificate.serial_hex(),
+        &client.certificate().serial_hex(),
         RevocationReason::Superseded,
         SystemTime::now(),
     )?;

@@ -274,7 +274,7 @@ fn openssl_req_csr_is_signed_with_its_cn_promoted_to_san() -> TestResult {
     );
 
     let cert_path = d.join("localhost.pem");
-    cert.write_pem(&cert_path)?;
+    cert.write_pem(&cert_path, pki::Overwrite::Refuse)?;
     let san = extension(&x509_text(&cert_path), "Subject Alternative Name").unwrap();
     assert_eq!(san.value, "DNS:localhost");
     openssl_line("verify -x509_strict -purpose sslserver -verify_hostname localhost -CAfile")
@@ -301,7 +301,7 @@ fn our_csr_passes_openssl_req_verify_and_shows_its_san() -> TestResult {
         let params = CsrParams::new(["localhost", "127.0.0.1", "::1"])?.profile(Profile::Server);
         let csr = Csr::new(&params, &key)?;
         let path = dir.path().join(format!("{key_type}.csr"));
-        csr.write_pem(&path)?;
+        csr.write_pem(&path, pki::Overwrite::Refuse)?;
         openssl_line("req -verify -noout -in")
             .arg(&path)
             .assert_success()

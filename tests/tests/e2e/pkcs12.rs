@@ -9,7 +9,9 @@ use e2e::{
     Output, Server, TestCommand, TestResult, curl, family_dir, fixture, leftover_temp_files, mode,
     openssl, openssl_fingerprint, read_file, require_tool, require_tools, tempdir,
 };
-use pki::{Certificate, Error, Origin, Passphrase, Pkcs12Bundle, Pkcs12Encryption, PrivateKey};
+use pki::{
+    Certificate, Error, Identity, Origin, Overwrite, Passphrase, Pkcs12Encryption, Pkcs12Params,
+};
 use pki_fixtures::Family;
 
 /// The password of every bundle here. No colon: curl splits `--cert
@@ -22,19 +24,24 @@ const FRIENDLY_NAME: &str = "PKI Fixture Client";
 /// What `openssl s_server -www` puts in every page it serves.
 const PAGE: &str = "Ciphers supported in s_server binary";
 
-/// A bundle of the fixture `<stem>.pem` with `<stem>-key.pem`, and the
-/// root that issued it as its chain.
-fn fixture_bundle(family: Family, stem: &str) -> pki::Result<Pkcs12Bundle> {
+/// The fixture `<stem>.pem` with `<stem>-key.pem`, and the root that issued it.
+fn fixture_identity(family: Family, stem: &str) -> pki::Result<Identity> {
     let root = match stem {
         "untrusted-client" => "untrusted-ca.pem",
         _ => "ca.pem",
     };
-    Ok(Pkcs12Bundle {
-        key: PrivateKey::read(fixture(family, &format!("{stem}-key.pem")), None)?,
-        certificate: Certificate::read(fixture(family, &format!("{stem}.pem")))?,
-        chain: vec![Certificate::read(fixture(family, root))?],
-        friendly_name: Some(FRIENDLY_NAME.to_owned()),
-    })
+    let identity = Identity::read(
+        fixture(family, &format!("{stem}.pem")),
+        fixture(family, &format!("{stem}-key.pem")),
+        None,
+    )?;
+    Ok(identity.with_root(Certificate::read(fixture(family, root))?))
+}
+
+fn p12_params(encryption: Pkcs12Encryption) -> Pkcs12Params {
+    Pkcs12Params::new()
+        .encryption(encryption)
+        .friendly_name(FRIENDLY_NAME)
 }
 
 /// Writes the fixture bundle of `stem` as `<dir>/<family>-<stem>-<encryption>.p12`.
@@ -45,7 +52,12 @@ fn write_p12(
     encryption: Pkcs12Encryption,
 ) -> pki::Result<PathBuf> {
     let path = dir.join(format!("{}-{stem}-{encryption:?}.p12", family.dir_name()));
-    fixture_bundle(family, stem)?.write(&path, &Passphrase::new(PASSWORD), encryption)?;
+    fixture_identity(family, stem)?.write_pkcs12(
+        &path,
+        &Passphrase::new(PASSWORD),
+        &p12_params(encryption),
+        Overwrite::Refuse,
+    )?;
     Ok(path)
 }
 
@@ -213,7 +225,7 @@ fn p12_round_trips_through_pki_in_both_encryptions() -> TestResult {
     let pass = Passphrase::new(PASSWORD);
     for family in Family::ALL {
         for encryption in [Pkcs12Encryption::Modern, Pkcs12Encryption::Legacy] {
-            let written = fixture_bundle(family, "client")?;
+            let written = fixture_identity(family, "client")?;
             let p12 = write_p12(dir.path(), family, "client", encryption)?;
             assert_eq!(mode(&p12), 0o600, "{} holds a key", p12.display());
             assert!(
@@ -222,14 +234,19 @@ fn p12_round_trips_through_pki_in_both_encryptions() -> TestResult {
                 leftover_temp_files(dir.path())
             );
 
-            let back = Pkcs12Bundle::read(&p12, &pass)?;
+            let back = Identity::read_pkcs12(&p12, &pass)?;
             assert_eq!(
-                back.certificate, written.certificate,
+                back.certificate(),
+                written.certificate(),
                 "{family:?} {encryption:?}"
             );
-            assert!(back.key.as_pkey().public_eq(written.key.as_pkey()));
-            assert_eq!(back.chain, written.chain, "{family:?} {encryption:?}");
-            assert_eq!(back.friendly_name.as_deref(), Some(FRIENDLY_NAME));
+            assert!(back.key().as_pkey().public_eq(written.key().as_pkey()));
+            assert!(back.intermediates().is_empty(), "{family:?} {encryption:?}");
+            assert_eq!(back.root(), written.root(), "{family:?} {encryption:?}");
+            assert_eq!(
+                back.certificate().friendly_name().as_deref(),
+                Some(FRIENDLY_NAME)
+            );
         }
     }
     Ok(())
@@ -240,7 +257,7 @@ fn p12_with_a_wrong_password_is_wrong_passphrase_naming_the_file() -> TestResult
     let dir = tempdir();
     for encryption in [Pkcs12Encryption::Modern, Pkcs12Encryption::Legacy] {
         let p12 = write_p12(dir.path(), Family::Ecdsa, "client", encryption)?;
-        let err = Pkcs12Bundle::read(&p12, &Passphrase::new("not-the-password")).unwrap_err();
+        let err = Identity::read_pkcs12(&p12, &Passphrase::new("not-the-password")).unwrap_err();
         match &err {
             Error::WrongPassphrase { origin } => assert_eq!(origin, &Origin::File(p12.clone())),
             other => panic!("{encryption:?}: expected WrongPassphrase, got {other:?}"),
@@ -264,10 +281,11 @@ fn p12_is_never_overwritten() -> TestResult {
         Pkcs12Encryption::Modern,
     )?;
     let before = read_file(&p12);
-    let again = fixture_bundle(Family::Ecdsa, "client")?.write(
+    let again = fixture_identity(Family::Ecdsa, "client")?.write_pkcs12(
         &p12,
         &Passphrase::new(PASSWORD),
-        Pkcs12Encryption::Modern,
+        &p12_params(Pkcs12Encryption::Modern),
+        Overwrite::Refuse,
     );
     match again {
         Err(Error::AlreadyExists { path }) => assert_eq!(path, p12),

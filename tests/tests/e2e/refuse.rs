@@ -521,7 +521,7 @@ fn an_expired_ca_says_when_it_expired() -> TestResult {
             .not_after(start + Duration::from_secs(30 * 86_400)),
     )?;
     ca.write_to(d.join("ca"), None)?;
-    let expired = pki::cert::format_time(ca.certificate().not_after());
+    let expired = pki::time::format_time(ca.certificate().not_after());
     for command in [
         &["cert", "a.test"][..],
         &["ca", "intermediate", "--out", "sub"],

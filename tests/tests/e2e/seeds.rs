@@ -119,7 +119,9 @@ fn pki_issues_from_the_article_ca_but_strict_verifiers_refuse_its_root() -> Test
         "{warnings}"
     );
     let issued = ca.issue(&CertParams::new(["localhost"])?)?;
-    issued.certificate.write_pem(d.join("server.crt"))?;
+    issued
+        .certificate()
+        .write_pem(d.join("server.crt"), pki::Overwrite::Refuse)?;
     let verify = |strict: bool| {
         let mut cmd = openssl_line("verify -purpose sslserver -verify_hostname localhost");
         if strict {
@@ -227,24 +229,20 @@ fn pki_mtls_flow_with_the_articles_python_server() -> TestResult {
     let client = ca.issue(&client_params)?;
     let untrusted = stranger.issue(&client_params)?;
     assert_eq!(
-        client.certificate.subject_alt_names(),
+        client.certificate().subject_alt_names(),
         vec![SubjectAltName::parse("email:client@example.test")?]
     );
 
-    ca.certificate().write_pem(d.join("ca.crt"))?;
-    server.certificate.write_pem(d.join("server.crt"))?;
-    server.key.write_pem(d.join("server.key"), None)?;
-    let write_bundle = |name: &str, issued: &pki::Issued| -> TestResult {
-        pki::fs::write_atomic(
-            d.join(name),
-            &issued.bundle_pem()?,
-            pki::fs::Secrecy::Private,
-            pki::fs::Overwrite::Refuse,
-        )?;
-        Ok(())
-    };
-    write_bundle("client.pem", &client)?;
-    write_bundle("untrusted_client.pem", &untrusted)?;
+    ca.certificate()
+        .write_pem(d.join("ca.crt"), pki::Overwrite::Refuse)?;
+    server
+        .certificate()
+        .write_pem(d.join("server.crt"), pki::Overwrite::Refuse)?;
+    server
+        .key()
+        .write_pem(d.join("server.key"), None, pki::Overwrite::Refuse)?;
+    client.write_bundle_pem(d.join("client.pem"), pki::Overwrite::Refuse)?;
+    untrusted.write_bundle_pem(d.join("untrusted_client.pem"), pki::Overwrite::Refuse)?;
 
     let httpd = Server::python(d, ARTICLE_SERVER, ["server.crt", "server.key", "ca.crt"]);
     let get = |extra: &[&str]| -> Output {

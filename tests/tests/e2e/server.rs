@@ -962,8 +962,12 @@ fn mtls_required_refuses_expired_and_crl_revoked_clients() -> TestResult {
     )?;
     let carol = d.join("carol.pem");
     let carol_key = d.join("carol-key.pem");
-    expired.certificate.write_pem(&carol)?;
-    expired.key.write_pem(&carol_key, None)?;
+    expired
+        .certificate()
+        .write_pem(&carol, pki::Overwrite::Refuse)?;
+    expired
+        .key()
+        .write_pem(&carol_key, None, pki::Overwrite::Refuse)?;
 
     let root = ca_cert(d);
     let server = start(

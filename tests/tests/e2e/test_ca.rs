@@ -5,6 +5,7 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::Duration;
 
@@ -12,7 +13,8 @@ use e2e::{Server, TestResult, curl, mode, require_tools, tempdir};
 use openssl::ssl::{
     HandshakeError, SslAcceptor, SslConnector, SslMethod, SslStream, SslVerifyMode,
 };
-use pki::testing::{TestCa, TestIdentity};
+use pki::testing::TestCa;
+use pki::{Identity, Overwrite};
 
 /// What `openssl s_server -www` puts in every page it serves.
 const PAGE: &str = "Ciphers supported in s_server binary";
@@ -30,7 +32,7 @@ type ServerSide = Result<String, String>;
 /// Serves one connection on 127.0.0.1 with `server` and trusting `ca`,
 /// requiring a client certificate. Returns the port and the thread, which
 /// answers `GREETING` to a client it accepted.
-fn serve_once(ca: &TestCa, server: &TestIdentity) -> (u16, thread::JoinHandle<ServerSide>) {
+fn serve_once(ca: &TestCa, server: &Identity) -> (u16, thread::JoinHandle<ServerSide>) {
     let mut acceptor = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls()).unwrap();
     server.configure(&mut acceptor).unwrap();
     ca.trust(&mut acceptor).unwrap();
@@ -56,6 +58,26 @@ fn serve_once(ca: &TestCa, server: &TestIdentity) -> (u16, thread::JoinHandle<Se
     (port, handle)
 }
 
+/// Where [`write_identity`] put an identity's files.
+struct Files {
+    cert: PathBuf,
+    key: PathBuf,
+    bundle: PathBuf,
+}
+
+/// `<stem>.pem`, `<stem>-key.pem` and `<stem>-bundle.pem` in `dir`, as a
+/// user of `TestCa` writes them for servers and `curl -E`.
+fn write_identity(dir: &Path, stem: &str, identity: &Identity) -> pki::Result<Files> {
+    let files = Files {
+        cert: dir.join(format!("{stem}.pem")),
+        key: dir.join(format!("{stem}-key.pem")),
+        bundle: dir.join(format!("{stem}-bundle.pem")),
+    };
+    identity.write_pem(&files.cert, &files.key, None, Overwrite::Refuse)?;
+    identity.write_bundle_pem(&files.bundle, Overwrite::Refuse)?;
+    Ok(files)
+}
+
 fn set_timeouts(stream: &TcpStream) {
     stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
     stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
@@ -69,7 +91,7 @@ fn handshake_error_text(e: &HandshakeError<TcpStream>) -> String {
 
 /// Connects to `localhost:port` with a connector trusting `trust` and
 /// presenting `identity`, and reads what the server says.
-fn connect(port: u16, trust: &TestCa, identity: Option<&TestIdentity>) -> Result<Vec<u8>, String> {
+fn connect(port: u16, trust: &TestCa, identity: Option<&Identity>) -> Result<Vec<u8>, String> {
     let mut connector = SslConnector::builder(SslMethod::tls()).unwrap();
     trust.trust(&mut connector).unwrap();
     if let Some(identity) = identity {
@@ -96,7 +118,7 @@ fn mutual_tls_handshake_between_acceptor_and_connector_it_configured() -> TestRe
     let seen = handle.join().expect("the server thread panicked");
     assert_eq!(got.as_deref(), Ok(GREETING), "server side: {seen:?}");
     let subject = seen.unwrap_or_else(|e| panic!("the server refused Alice: {e}"));
-    assert_eq!(subject, alice.issued().certificate.subject());
+    assert_eq!(subject, alice.certificate().subject());
     assert!(subject.ends_with("CN=alice@example.test"), "{subject}");
     Ok(())
 }
@@ -178,10 +200,7 @@ fn written_server_files_serve_curl_and_the_key_is_0600() -> TestResult {
     let dir = tempdir();
     let d = dir.path();
     assert_eq!(ca.write_ca_pem(d)?, d.join("ca.pem"));
-    let files = ca.server()?.write_to(d, "server")?;
-    assert_eq!(files.cert, d.join("server.pem"));
-    assert_eq!(files.key, d.join("server-key.pem"));
-    assert_eq!(files.bundle, d.join("server-bundle.pem"));
+    let files = write_identity(d, "server", &ca.server()?)?;
     assert_eq!(mode(&files.key), 0o600, "the key");
     assert_eq!(mode(&files.bundle), 0o600, "the bundle holds the key");
     assert_eq!(mode(&files.cert), 0o644);
@@ -220,8 +239,8 @@ fn written_client_bundle_works_with_curl_e_against_a_mutual_tls_server() -> Test
     let dir = tempdir();
     let d = dir.path();
     ca.write_ca_pem(d)?;
-    ca.server()?.write_to(d, "server")?;
-    let alice = ca.client("alice@example.test")?.write_to(d, "alice")?;
+    write_identity(d, "server", &ca.server()?)?;
+    let alice = write_identity(d, "alice", &ca.client("alice@example.test")?)?;
     assert_eq!(mode(&alice.key), 0o600);
     assert_eq!(mode(&alice.bundle), 0o600);
     let server = Server::openssl_www(
@@ -306,7 +325,7 @@ fn identities_from_a_child_ca_send_the_intermediate() -> TestResult {
     let dir = tempdir();
     let d = dir.path();
     root.write_ca_pem(d)?;
-    server.write_to(d, "server")?;
+    write_identity(d, "server", &server)?;
     // s_server sends only the first certificate of -cert; -cert_chain adds
     // the rest of the same file, as nginx's ssl_certificate sends it all.
     let www = Server::openssl_www(

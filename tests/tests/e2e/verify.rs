@@ -349,7 +349,8 @@ fn name_constrained_ca_issues_localhost_that_openssl_accepts() -> TestResult {
     let dir = tempdir();
     let ca = Ca::generate(&CaParams::new().permit(NameConstraint::parse("localhost")?))?;
     let ca_pem = dir.path().join("ca.pem");
-    ca.certificate().write_pem(&ca_pem)?;
+    ca.certificate()
+        .write_pem(&ca_pem, pki::Overwrite::Refuse)?;
     let text = x509_text(&ca_pem);
     let nc = extension(&text, "Name Constraints")
         .unwrap_or_else(|| panic!("no nameConstraints\n{text}"));
@@ -358,7 +359,8 @@ fn name_constrained_ca_issues_localhost_that_openssl_accepts() -> TestResult {
 
     let leaf = ca.issue(&CertParams::new(["localhost"])?)?;
     let leaf_pem = dir.path().join("localhost.pem");
-    leaf.certificate.write_pem(&leaf_pem)?;
+    leaf.certificate()
+        .write_pem(&leaf_pem, pki::Overwrite::Refuse)?;
     openssl_line("verify -x509_strict -purpose sslserver -verify_hostname localhost -CAfile")
         .arg(&ca_pem)
         .arg(&leaf_pem)
@@ -400,8 +402,10 @@ fn example_com_forged_outside_pki_fails_openssl_verify_as_subtree_violation() ->
     let dir = tempdir();
     let d = dir.path();
     let ca = Ca::generate(&CaParams::new().permit(NameConstraint::parse("localhost")?))?;
-    ca.certificate().write_pem(d.join("ca.pem"))?;
-    ca.key().write_pem(d.join("ca-key.pem"), None)?;
+    ca.certificate()
+        .write_pem(d.join("ca.pem"), pki::Overwrite::Refuse)?;
+    ca.key()
+        .write_pem(d.join("ca-key.pem"), None, pki::Overwrite::Refuse)?;
     openssl_line(
         "req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout forged-key.pem
          -out forged.csr -subj /CN=example.com -addext subjectAltName=DNS:example.com",
