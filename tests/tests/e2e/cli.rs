@@ -69,18 +69,6 @@ fn assert_openssl_accepts(dir: &Path, purpose: &str, cert: &str) {
         .assert_stdout_contains(&format!("{cert}: OK"));
 }
 
-/// The serial of a certificate file as `openssl x509 -serial` prints it (hex).
-fn openssl_serial(path: &Path) -> String {
-    let out = openssl(["x509", "-noout", "-serial", "-in"])
-        .arg(path)
-        .assert_success();
-    out.stdout
-        .trim()
-        .strip_prefix("serial=")
-        .unwrap_or_else(|| panic!("no serial\n{out}"))
-        .to_owned()
-}
-
 /// Seconds since 1970, now.
 fn now_secs() -> i64 {
     i64::try_from(

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use e2e::{
-    Output, Server, TestResult, curl, extension, openssl, openssl_line, read_file, require_tool,
-    require_tools, tempdir,
+    Output, Server, TestResult, curl, extension, openssl, openssl_line, openssl_serial, read_file,
+    require_tool, require_tools, tempdir,
 };
 use openssl::x509::X509Crl;
 use pki::ca::CA_CERT_FILE;
@@ -93,18 +93,6 @@ impl Revocation {
     fn x509_crl(&self) -> X509Crl {
         X509Crl::from_pem(&read_file(&self.file(CRL_PEM_FILE))).unwrap()
     }
-}
-
-/// The serial of a certificate as `openssl x509 -noout -serial` prints it.
-fn openssl_serial(path: &Path) -> String {
-    let out = openssl(["x509", "-noout", "-serial", "-in"])
-        .arg(path)
-        .assert_success();
-    out.stdout
-        .trim_end()
-        .strip_prefix("serial=")
-        .unwrap_or_else(|| panic!("no serial\n{out}"))
-        .to_owned()
 }
 
 /// OpenSSL 3.0's `crl -verify` prints its verdict but exits 0 either way,

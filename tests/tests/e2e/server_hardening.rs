@@ -3,22 +3,20 @@
 //! connections, weak key exchanges, a CA certificate posing as a client, a
 //! stale CRL. Each test failed before its fix.
 
-use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use e2e::{
-    Output, Server, TestResult, openssl, pki, python, read_text, require_tool, tempdir,
-    workspace_bin, write_file, x509_text,
+    Output, Server, TestResult, openssl, pki, python, read_text, require_tool, tempdir, write_file,
+    x509_text,
 };
 use pki::Ca;
 
-use crate::server::{
-    READY, REVOKED, Refusal, assert_client_accepted, assert_client_refused, ca_cert, get, path_str,
-    s_client, s_client_whoami, server_command, start, tools,
-};
+use e2e::{ActixHttps, ca_cert, get, path_str, s_client, s_client_whoami};
+
+use crate::server::{start, tools};
+use crate::server_mtls::{REVOKED, Refusal, assert_client_accepted, assert_client_refused};
 
 /// Waits until the server's log holds `needle` `count` times, failing with
 /// the log after ten seconds.
@@ -533,30 +531,9 @@ fn open_file_soft_limit_is_raised_to_the_hard_limit() {
         return;
     }
     let dir = tempdir();
-    let d = dir.path().to_path_buf();
-    let bin = workspace_bin("actix-https", "actix-https");
-    let server = Server::start(
-        "actix-https under prlimit",
-        IpAddr::V4(Ipv4Addr::LOCALHOST),
-        READY,
-        move |port| {
-            let inner = server_command(&bin, &d, port, &[], &[]);
-            let mut cmd = Command::new("prlimit");
-            cmd.arg("--nofile=1024:")
-                .arg(inner.get_program())
-                .args(inner.get_args());
-            if let Some(cwd) = inner.get_current_dir() {
-                cmd.current_dir(cwd);
-            }
-            for (key, value) in inner.get_envs() {
-                match value {
-                    Some(v) => cmd.env(key, v),
-                    None => cmd.env_remove(key),
-                };
-            }
-            cmd
-        },
-    );
+    let server = ActixHttps::new(dir.path())
+        .wrapped_in("prlimit", ["--nofile=1024:"])
+        .start();
     let limits = read_text(Path::new(&format!("/proc/{}/limits", server.pid())));
     let line = limits
         .lines()
