@@ -14,7 +14,9 @@ const OCTET_STRING: u8 = 0x04;
 const ENUMERATED: u8 = 0x0a;
 const UTC_TIME: u8 = 0x17;
 const GENERALIZED_TIME: u8 = 0x18;
+const UTF8_STRING: u8 = 0x0c;
 const SEQUENCE: u8 = 0x30;
+const SET: u8 = 0x31;
 const CONTEXT_0_CONSTRUCTED: u8 = 0xa0;
 const RFC822_NAME: u8 = 0x81;
 const DNS_NAME: u8 = 0x82;
@@ -25,6 +27,28 @@ const IP_ADDRESS: u8 = 0x87;
 pub(crate) fn general_names(names: &[SubjectAltName]) -> Vec<u8> {
     let body: Vec<u8> = names.iter().flat_map(general_name).collect();
     tlv(SEQUENCE, &body)
+}
+
+/// id-at-commonName (2.5.4.3), the content octets of its OID.
+pub(crate) const COMMON_NAME: &[u8] = &[0x55, 0x04, 0x03];
+/// id-at-organizationName (2.5.4.10).
+pub(crate) const ORGANIZATION: &[u8] = &[0x55, 0x04, 0x0a];
+/// id-at-organizationalUnitName (2.5.4.11).
+pub(crate) const ORGANIZATIONAL_UNIT: &[u8] = &[0x55, 0x04, 0x0b];
+
+/// An X.501 `Name`: one relative distinguished name per attribute, in
+/// order, each value a UTF8String (what OpenSSL writes for these
+/// DirectoryString attributes, and what RFC 5280 §4.1.2.6 asks for).
+pub(crate) fn name(attributes: &[(&[u8], &str)]) -> Vec<u8> {
+    let rdns: Vec<u8> = attributes
+        .iter()
+        .flat_map(|(oid, value)| {
+            let mut pair = tlv(OBJECT_IDENTIFIER, oid);
+            pair.extend(tlv(UTF8_STRING, value.as_bytes()));
+            tlv(SET, &tlv(SEQUENCE, &pair))
+        })
+        .collect();
+    tlv(SEQUENCE, &rdns)
 }
 
 /// `NameConstraints` with permitted subtrees only.
