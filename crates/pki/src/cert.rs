@@ -6,6 +6,7 @@
 use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::OnceLock;
 use std::time::SystemTime;
 
 use openssl::x509::{X509, X509NameRef};
@@ -200,20 +201,55 @@ impl CertParams {
 }
 
 /// An X.509 certificate.
+///
+/// A leaf this crate has just issued is kept as the DER it encoded, and
+/// handed to OpenSSL only when something asks for the OpenSSL view
+/// ([`Certificate::as_x509`], and the accessors built on it). Parsing a
+/// certificate costs OpenSSL 3.0 more than issuing one (its public-key
+/// decoder), and writing PEM or DER needs none of it.
 #[derive(Clone)]
 pub struct Certificate {
-    x509: X509,
+    repr: Repr,
+}
+
+#[derive(Clone)]
+enum Repr {
+    /// Read or built by OpenSSL.
+    Parsed(X509),
+    /// Encoded by this crate; OpenSSL reads it on first use.
+    Encoded { der: Vec<u8>, x509: OnceLock<X509> },
 }
 
 impl Certificate {
     /// Wraps a certificate made elsewhere with the openssl crate.
     pub fn from_x509(x509: X509) -> Self {
-        Certificate { x509 }
+        Certificate {
+            repr: Repr::Parsed(x509),
+        }
+    }
+
+    /// A certificate this crate encoded itself (see `x509::sign_leaf`).
+    pub(crate) fn from_own_der(der: Vec<u8>) -> Self {
+        Certificate {
+            repr: Repr::Encoded {
+                der,
+                x509: OnceLock::new(),
+            },
+        }
     }
 
     /// The underlying OpenSSL certificate.
     pub fn as_x509(&self) -> &X509 {
-        &self.x509
+        match &self.repr {
+            Repr::Parsed(x509) => x509,
+            Repr::Encoded { der, x509 } => x509.get_or_init(|| {
+                // Every shape `x509::sign_leaf` encodes is read back by
+                // OpenSSL in this crate's tests (`x509::tests`); a refusal
+                // here is a bug in that encoder, never a property of input.
+                #[allow(clippy::expect_used)]
+                X509::from_der(der).expect("OpenSSL reads the certificates pki encodes")
+            }),
+        }
     }
 
     /// Reads the first certificate of a PEM text; replaces `openssl x509 -in`.
@@ -245,12 +281,18 @@ impl Certificate {
 
     /// PEM (`-----BEGIN CERTIFICATE-----`).
     pub fn to_pem(&self) -> Result<Vec<u8>> {
-        self.x509.to_pem().context("encode the certificate as PEM")
+        match &self.repr {
+            Repr::Parsed(x509) => x509.to_pem().context("encode the certificate as PEM"),
+            Repr::Encoded { der, .. } => Ok(pem::encode("CERTIFICATE", der)),
+        }
     }
 
     /// DER; replaces `openssl x509 -outform DER`.
     pub fn to_der(&self) -> Result<Vec<u8>> {
-        self.x509.to_der().context("encode the certificate as DER")
+        match &self.repr {
+            Repr::Parsed(x509) => x509.to_der().context("encode the certificate as DER"),
+            Repr::Encoded { der, .. } => Ok(der.clone()),
+        }
     }
 
     /// Writes the certificate as PEM, mode 0644, atomically.
@@ -261,7 +303,7 @@ impl Certificate {
     /// The friendly name a PKCS#12 file gave the certificate (its `-name`),
     /// if it came from one that had it.
     pub fn friendly_name(&self) -> Option<String> {
-        self.x509
+        self.as_x509()
             .alias()
             .map(|a| String::from_utf8_lossy(a).into_owned())
     }
@@ -269,7 +311,7 @@ impl Certificate {
     /// The subjectAltNames, in the order the certificate lists them.
     /// Entries of kinds `pki` does not model (directoryName, otherName) are skipped.
     pub fn subject_alt_names(&self) -> Vec<SubjectAltName> {
-        let Some(stack) = self.x509.subject_alt_names() else {
+        let Some(stack) = self.as_x509().subject_alt_names() else {
             return Vec::new();
         };
         stack
@@ -292,17 +334,17 @@ impl Certificate {
     /// The subject, one line, most significant part last as `openssl x509
     /// -subject -nameopt RFC2253` prints it reversed: `CN=localhost, O=…`.
     pub fn subject(&self) -> String {
-        one_line(self.x509.subject_name())
+        one_line(self.as_x509().subject_name())
     }
 
     /// The issuer, in the same form as [`Certificate::subject`].
     pub fn issuer(&self) -> String {
-        one_line(self.x509.issuer_name())
+        one_line(self.as_x509().issuer_name())
     }
 
     /// The serial number in hex, as `openssl x509 -serial` prints it.
     pub fn serial_hex(&self) -> String {
-        self.x509
+        self.as_x509()
             .serial_number()
             .to_bn()
             .and_then(|bn| bn.to_hex_str().map(|s| s.to_string()))
@@ -311,17 +353,17 @@ impl Certificate {
 
     /// Start of validity.
     pub fn not_before(&self) -> SystemTime {
-        to_system_time(self.x509.not_before())
+        to_system_time(self.as_x509().not_before())
     }
 
     /// End of validity.
     pub fn not_after(&self) -> SystemTime {
-        to_system_time(self.x509.not_after())
+        to_system_time(self.as_x509().not_after())
     }
 
     /// The algorithm of the certified public key.
     pub fn key_algorithm(&self) -> KeyAlgorithm {
-        match self.x509.public_key() {
+        match self.as_x509().public_key() {
             Ok(pk) => algorithm_of(pk.id(), pk.bits(), || {
                 pk.ec_key().ok().and_then(|k| k.group().curve_name())
             }),
@@ -331,7 +373,7 @@ impl Certificate {
 
     /// Whether `key` is the private half of this certificate's public key.
     pub fn matches_key(&self, key: &crate::PrivateKey) -> bool {
-        self.x509
+        self.as_x509()
             .public_key()
             .is_ok_and(|pk| pk.public_eq(key.as_pkey()))
     }
@@ -340,7 +382,7 @@ impl Certificate {
     /// and keyCertSign if it has a keyUsage at all.
     pub fn is_ca(&self) -> bool {
         let may_sign = self
-            .x509
+            .as_x509()
             .key_usage()
             .is_none_or(|ku| ku.contains(openssl::x509::X509KeyUsage::KEY_CERT_SIGN));
         self.claims_ca() && may_sign
@@ -361,9 +403,9 @@ impl Certificate {
 
     /// Whether subject and issuer are the same name (a root or a self-signed leaf).
     pub fn is_self_issued(&self) -> bool {
-        self.x509
+        self.as_x509()
             .subject_name()
-            .try_cmp(self.x509.issuer_name())
+            .try_cmp(self.as_x509().issuer_name())
             .is_ok_and(|o| o.is_eq())
     }
 
@@ -373,7 +415,7 @@ impl Certificate {
         &self,
         f: impl FnOnce(&x509_parser::certificate::X509Certificate<'_>) -> T,
     ) -> Option<T> {
-        let der = self.x509.to_der().ok()?;
+        let der = self.to_der().ok()?;
         let (_, cert) = x509_parser::parse_x509_certificate(&der).ok()?;
         Some(f(&cert))
     }
@@ -390,7 +432,7 @@ impl fmt::Debug for Certificate {
 
 impl PartialEq for Certificate {
     fn eq(&self, other: &Self) -> bool {
-        self.x509.to_der().ok() == other.x509.to_der().ok()
+        self.to_der().ok() == other.to_der().ok()
     }
 }
 
@@ -426,7 +468,7 @@ fn parse_all(bytes: &[u8], origin: &Origin) -> Result<Vec<Certificate>> {
     };
     if !pem::looks_like_pem(bytes) {
         return X509::from_der(bytes)
-            .map(|x509| vec![Certificate { x509 }])
+            .map(|x509| vec![Certificate::from_x509(x509)])
             .map_err(|_| malformed(pem::neither_reason(bytes)));
     }
     let certs = pem::labelled(
@@ -439,7 +481,7 @@ fn parse_all(bytes: &[u8], origin: &Origin) -> Result<Vec<Certificate>> {
         .iter()
         .map(|b| {
             X509::from_pem(b.text)
-                .map(|x509| Certificate { x509 })
+                .map(Certificate::from_x509)
                 .map_err(|e| malformed(crate::error::openssl_reason(&e)))
         })
         .collect()

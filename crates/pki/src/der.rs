@@ -7,6 +7,7 @@ use std::net::IpAddr;
 
 use crate::name::{NameConstraint, SubjectAltName};
 
+const BOOLEAN: u8 = 0x01;
 const INTEGER: u8 = 0x02;
 const BIT_STRING: u8 = 0x03;
 const OBJECT_IDENTIFIER: u8 = 0x06;
@@ -18,6 +19,7 @@ const UTF8_STRING: u8 = 0x0c;
 const SEQUENCE: u8 = 0x30;
 const SET: u8 = 0x31;
 const CONTEXT_0_CONSTRUCTED: u8 = 0xa0;
+const CONTEXT_3_CONSTRUCTED: u8 = 0xa3;
 const RFC822_NAME: u8 = 0x81;
 const DNS_NAME: u8 = 0x82;
 const URI: u8 = 0x86;
@@ -28,6 +30,117 @@ pub(crate) fn general_names(names: &[SubjectAltName]) -> Vec<u8> {
     let body: Vec<u8> = names.iter().flat_map(general_name).collect();
     tlv(SEQUENCE, &body)
 }
+
+/// basicConstraints (2.5.29.19), the content octets of its OID.
+pub(crate) const BASIC_CONSTRAINTS: &[u8] = &[0x55, 0x1d, 0x13];
+/// keyUsage (2.5.29.15).
+pub(crate) const KEY_USAGE: &[u8] = &[0x55, 0x1d, 0x0f];
+/// extKeyUsage (2.5.29.37).
+pub(crate) const EXT_KEY_USAGE: &[u8] = &[0x55, 0x1d, 0x25];
+/// subjectKeyIdentifier (2.5.29.14).
+pub(crate) const SUBJECT_KEY_ID: &[u8] = &[0x55, 0x1d, 0x0e];
+/// authorityKeyIdentifier (2.5.29.35).
+pub(crate) const AUTHORITY_KEY_ID: &[u8] = &[0x55, 0x1d, 0x23];
+/// subjectAltName (2.5.29.17).
+pub(crate) const SUBJECT_ALT_NAME: &[u8] = &[0x55, 0x1d, 0x11];
+/// id-ecPublicKey (1.2.840.10045.2.1).
+pub(crate) const EC_PUBLIC_KEY: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
+/// prime256v1, P-256 (1.2.840.10045.3.1.7).
+pub(crate) const P256: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+/// secp384r1, P-384 (1.3.132.0.34).
+pub(crate) const P384: &[u8] = &[0x2b, 0x81, 0x04, 0x00, 0x22];
+/// AlgorithmIdentifier ecdsa-with-SHA256 (1.2.840.10045.4.3.2), no parameters.
+pub(crate) const ECDSA_SHA256: &[u8] = &[
+    SEQUENCE,
+    0x0a,
+    OBJECT_IDENTIFIER,
+    0x08,
+    0x2a,
+    0x86,
+    0x48,
+    0xce,
+    0x3d,
+    0x04,
+    0x03,
+    0x02,
+];
+/// AlgorithmIdentifier ecdsa-with-SHA384 (1.2.840.10045.4.3.3), no parameters.
+pub(crate) const ECDSA_SHA384: &[u8] = &[
+    SEQUENCE,
+    0x0a,
+    OBJECT_IDENTIFIER,
+    0x08,
+    0x2a,
+    0x86,
+    0x48,
+    0xce,
+    0x3d,
+    0x04,
+    0x03,
+    0x03,
+];
+/// AlgorithmIdentifier sha256WithRSAEncryption (1.2.840.113549.1.1.11), NULL parameters.
+pub(crate) const RSA_SHA256: &[u8] = &[
+    SEQUENCE,
+    0x0d,
+    OBJECT_IDENTIFIER,
+    0x09,
+    0x2a,
+    0x86,
+    0x48,
+    0x86,
+    0xf7,
+    0x0d,
+    0x01,
+    0x01,
+    0x0b,
+    0x05,
+    0x00,
+];
+/// AlgorithmIdentifier Ed25519 (1.3.101.112), no parameters.
+pub(crate) const ED25519: &[u8] = &[SEQUENCE, 0x05, OBJECT_IDENTIFIER, 0x03, 0x2b, 0x65, 0x70];
+
+/// A SEQUENCE of already encoded parts.
+pub(crate) fn sequence(parts: &[&[u8]]) -> Vec<u8> {
+    tlv(SEQUENCE, &parts.concat())
+}
+
+/// An OBJECT IDENTIFIER from its content octets.
+pub(crate) fn oid(content: &[u8]) -> Vec<u8> {
+    tlv(OBJECT_IDENTIFIER, content)
+}
+
+/// A BIT STRING of whole bytes.
+pub(crate) fn bit_string(bytes: &[u8]) -> Vec<u8> {
+    let mut value = Vec::with_capacity(bytes.len() + 1);
+    value.push(0);
+    value.extend_from_slice(bytes);
+    tlv(BIT_STRING, &value)
+}
+
+/// An OCTET STRING.
+pub(crate) fn octet_string(bytes: &[u8]) -> Vec<u8> {
+    tlv(OCTET_STRING, bytes)
+}
+
+/// An `Extension`: its OID, `critical` only when true (DER leaves out a
+/// DEFAULT FALSE), and the value wrapped in an OCTET STRING.
+pub(crate) fn extension(oid_content: &[u8], critical: bool, value: &[u8]) -> Vec<u8> {
+    let mut body = oid(oid_content);
+    if critical {
+        body.extend([BOOLEAN, 0x01, 0xff]);
+    }
+    body.extend(octet_string(value));
+    tlv(SEQUENCE, &body)
+}
+
+/// The `[3] EXPLICIT Extensions` of a TBSCertificate.
+pub(crate) fn extensions(encoded: &[Vec<u8>]) -> Vec<u8> {
+    tlv(CONTEXT_3_CONSTRUCTED, &tlv(SEQUENCE, &encoded.concat()))
+}
+
+/// `version [0] EXPLICIT INTEGER v3`.
+pub(crate) const VERSION_3: &[u8] = &[CONTEXT_0_CONSTRUCTED, 0x03, INTEGER, 0x01, 0x02];
 
 /// id-at-commonName (2.5.4.3), the content octets of its OID.
 pub(crate) const COMMON_NAME: &[u8] = &[0x55, 0x04, 0x03];
@@ -150,7 +263,7 @@ pub(crate) fn key_identifier(key_id: &[u8]) -> Vec<u8> {
 }
 
 /// A positive INTEGER from big-endian magnitude bytes.
-fn integer(magnitude: &[u8]) -> Vec<u8> {
+pub(crate) fn integer(magnitude: &[u8]) -> Vec<u8> {
     let trimmed: Vec<u8> = magnitude.iter().copied().skip_while(|&b| b == 0).collect();
     let mut value = if trimmed.first().is_none_or(|&b| b & 0x80 != 0) {
         vec![0]
@@ -162,7 +275,7 @@ fn integer(magnitude: &[u8]) -> Vec<u8> {
 }
 
 /// UTCTime before 2050, GeneralizedTime from then on (RFC 5280 §4.1.2.5).
-fn time(at: std::time::SystemTime) -> Vec<u8> {
+pub(crate) fn time(at: std::time::SystemTime) -> Vec<u8> {
     let (y, m, d, hh, mm, ss) = crate::time::utc_parts(at);
     if (1950..2050).contains(&y) {
         let text = format!("{:02}{m:02}{d:02}{hh:02}{mm:02}{ss:02}Z", y % 100);

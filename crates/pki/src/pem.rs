@@ -1,6 +1,6 @@
 //! Finding PEM blocks by label, so a file can be sorted (key, certificate,
 //! CSR) before OpenSSL parses it, and a certificate given where a key belongs
-//! is named as such instead of "bad base64".
+//! is named as such instead of "bad base64"; and writing one block.
 
 use crate::error::{Error, Origin, Result};
 
@@ -11,6 +11,20 @@ pub(crate) struct Block<'a> {
     pub label: String,
     /// The whole block, BEGIN and END lines included.
     pub text: &'a [u8],
+}
+
+/// `der` as a PEM block with `label`, base64 in lines of 64 characters as
+/// OpenSSL writes them (RFC 7468 §2).
+pub(crate) fn encode(label: &str, der: &[u8]) -> Vec<u8> {
+    let base64 = openssl::base64::encode_block(der);
+    let mut out = Vec::with_capacity(base64.len() + base64.len() / 64 + 2 * label.len() + 40);
+    out.extend_from_slice(format!("-----BEGIN {label}-----\n").as_bytes());
+    for line in base64.as_bytes().chunks(64) {
+        out.extend_from_slice(line);
+        out.push(b'\n');
+    }
+    out.extend_from_slice(format!("-----END {label}-----\n").as_bytes());
+    out
 }
 
 /// Whether the bytes look like PEM text rather than DER.

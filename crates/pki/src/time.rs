@@ -41,6 +41,12 @@ pub(crate) fn days_to_duration(days: u32) -> Duration {
 /// [`LATEST_NOT_AFTER_UNIX`]. Every validity time of a certificate or CRL
 /// passes through here, so no caller can write one X.509 cannot carry.
 pub(crate) fn to_asn1(time: SystemTime) -> Result<Asn1Time> {
+    Asn1Time::from_unix(encodable_secs(time)?).context("encode a validity time")
+}
+
+/// Seconds since 1970 of a time X.509 can carry (see [`to_asn1`]), for
+/// the encoders that write validity as DER themselves.
+pub(crate) fn encodable_secs(time: SystemTime) -> Result<i64> {
     let secs = time
         .duration_since(UNIX_EPOCH)
         .map_err(|_| Error::Validity {
@@ -50,10 +56,9 @@ pub(crate) fn to_asn1(time: SystemTime) -> Result<Asn1Time> {
     if secs > LATEST_NOT_AFTER_UNIX {
         return Err(Error::PastLatestTime { end: time });
     }
-    let secs = i64::try_from(secs).map_err(|_| Error::Validity {
+    i64::try_from(secs).map_err(|_| Error::Validity {
         reason: "the time is too far in the future".to_owned(),
-    })?;
-    Asn1Time::from_unix(secs).context("encode a validity time")
+    })
 }
 
 pub(crate) fn to_system_time(time: &Asn1TimeRef) -> SystemTime {

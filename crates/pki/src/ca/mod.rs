@@ -23,8 +23,9 @@ use crate::name::{NameConstraint, SubjectAltName};
 use crate::passphrase::Passphrase;
 use crate::time::{days_to_duration, default_not_before, format_time};
 use crate::x509::{
-    MAX_CN_LEN, add_ca_extensions, add_key_identifiers, check_order, der_extension, eku_extension,
-    san_extension, start_builder, subject_name,
+    IssuerParts, LeafContents, MAX_CN_LEN, add_ca_extensions, add_key_identifiers, check_order,
+    der_extension, eku_extension, san_extension, sign_leaf, start_builder, subject_name,
+    subject_name_der,
 };
 
 mod dir;
@@ -140,6 +141,8 @@ pub struct Ca {
     /// The permitted subtrees of this CA and each above it, read once (with
     /// x509-parser) on the first issue rather than on every one.
     permitted: std::sync::OnceLock<Vec<Vec<NameConstraint>>>,
+    /// What each leaf takes of this CA, read once ([`Ca::issuer_parts`]).
+    issuer: std::sync::OnceLock<IssuerParts>,
 }
 
 impl Ca {
@@ -168,6 +171,7 @@ impl Ca {
             chain: Vec::new(),
             owner: params.owner.clone(),
             permitted: std::sync::OnceLock::new(),
+            issuer: std::sync::OnceLock::new(),
         })
     }
 
@@ -218,6 +222,7 @@ impl Ca {
             chain: self.issuer_chain(),
             owner: params.owner.clone(),
             permitted: std::sync::OnceLock::new(),
+            issuer: std::sync::OnceLock::new(),
         })
     }
 
@@ -264,6 +269,7 @@ impl Ca {
             chain,
             owner,
             permitted: std::sync::OnceLock::new(),
+            issuer: std::sync::OnceLock::new(),
         })
     }
 
@@ -368,11 +374,20 @@ impl Ca {
             self.validity(params.not_before, params.not_after, DEFAULT_LEAF_DAYS)?;
         let cn = params.subject_common_name();
         let cn = (cn.chars().count() <= MAX_CN_LEN).then_some(cn);
-        let subject = subject_name(
-            cn.as_deref(),
-            Some("pki development certificate"),
-            Some(&self.owner),
-        )?;
+        let organization = Some("pki development certificate");
+        let contents = LeafContents {
+            subject: subject_name_der(cn.as_deref(), organization, Some(&self.owner)),
+            not_before,
+            not_after,
+            profile: params.profile,
+            names: params.names(),
+        };
+        if let Some(leaf) = sign_leaf(&self.key, self.issuer_parts()?, public, &contents)? {
+            return Ok(leaf);
+        }
+        // A CA key the encoder does not sign with (another curve, say):
+        // the same certificate through OpenSSL's builder.
+        let subject = subject_name(cn.as_deref(), organization, Some(&self.owner))?;
         let mut builder = start_builder(
             &subject,
             self.cert.as_x509().subject_name(),
@@ -405,6 +420,15 @@ impl Ca {
             .sign(self.key.as_pkey(), self.key.signing_digest())
             .context("sign the certificate")?;
         Ok(Certificate::from_x509(builder.build()))
+    }
+
+    /// This CA's name and key identifier as its leaves carry them, taken once.
+    fn issuer_parts(&self) -> Result<&IssuerParts> {
+        if let Some(parts) = self.issuer.get() {
+            return Ok(parts);
+        }
+        let parts = IssuerParts::of(self.cert.as_x509())?;
+        Ok(self.issuer.get_or_init(|| parts))
     }
 
     /// Refuses names that this CA or one above it may not issue for: clients
