@@ -26,6 +26,10 @@
 //! # Ok::<(), pki::Error>(())
 //! ```
 //!
+//! In other crates' tests, [`testing::TestCa`] gives a throwaway CA and
+//! server or client identities from it in a line each (Python's trustme),
+//! with `create_child_ca` for chains through an intermediate.
+//!
 //! Names are parsed once, at the boundary ([`SubjectAltName::parse`]), and
 //! refused with the rule they break; errors are one [`Error`] enum whose
 //! messages name the file or value. This crate never prints, opens no

@@ -348,3 +348,83 @@ fn identities_from_a_child_ca_send_the_intermediate() -> TestResult {
     out.assert_stdout_contains(PAGE);
     Ok(())
 }
+
+/// Serves one HTTP/1.1 request on 127.0.0.1 from an `SslAcceptor` set up
+/// by `setup`, as a program using the openssl crate directly would.
+fn serve_http_once(
+    setup: impl FnOnce(&mut openssl::ssl::SslAcceptorBuilder),
+) -> (u16, thread::JoinHandle<ServerSide>) {
+    let mut acceptor = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls()).unwrap();
+    setup(&mut acceptor);
+    let acceptor = acceptor.build();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let handle = thread::spawn(move || {
+        let (stream, _) = listener.accept().map_err(|e| e.to_string())?;
+        set_timeouts(&stream);
+        let mut tls = acceptor
+            .accept(stream)
+            .map_err(|e| handshake_error_text(&e))?;
+        let mut request = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = tls.read(&mut buf).map_err(|e| e.to_string())?;
+            if n == 0 {
+                return Err("the client closed before its request ended".to_owned());
+            }
+            request.extend_from_slice(&buf[..n]);
+        }
+        tls.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 22\r\nConnection: close\r\n\r\nhello over the chain\r\n")
+            .map_err(|e| e.to_string())?;
+        let _ = tls.shutdown();
+        Ok(String::from_utf8_lossy(&request).into_owned())
+    });
+    (port, handle)
+}
+
+/// The user's program from the issue: a leaf from an intermediate of a
+/// `pki::Ca`, put into a plain `SslAcceptor` with `Identity::configure`, is
+/// accepted by curl trusting only the root. The negative twin sets only the
+/// leaf and key, as code did before `Identity` carried the chain: curl then
+/// fails with "unable to get local issuer certificate".
+#[test]
+fn intermediate_issued_identity_served_by_plain_openssl_reaches_curl() -> TestResult {
+    if !require_tools(&["curl"]) {
+        return Ok(());
+    }
+    let root = pki::Ca::generate(&pki::CaParams::new())?;
+    let intermediate = root.issue_intermediate(&pki::CaParams::new())?;
+    let identity = intermediate.issue(&pki::CertParams::new(["localhost"])?)?;
+    assert_eq!(identity.root(), Some(root.certificate()));
+    let dir = tempdir();
+    let ca = dir.path().join("root.pem");
+    root.certificate().write_pem(&ca, Overwrite::Refuse)?;
+    let get = |port: u16| {
+        curl()
+            .args(["--fail", "--cacert"])
+            .arg(&ca)
+            .arg("--resolve")
+            .arg(format!("localhost:{port}:127.0.0.1"))
+            .arg(format!("https://localhost:{port}/"))
+            .output()
+    };
+
+    let (port, handle) = serve_http_once(|acceptor| identity.configure(acceptor).unwrap());
+    let out = get(port);
+    let seen = handle.join().expect("the server thread panicked");
+    assert!(out.status.success(), "{out}\nserver side: {seen:?}");
+    out.assert_stdout_contains("hello over the chain");
+
+    let (port, handle) = serve_http_once(|acceptor| {
+        acceptor
+            .set_certificate(identity.certificate().as_x509())
+            .unwrap();
+        acceptor.set_private_key(identity.key().as_pkey()).unwrap();
+    });
+    let out = get(port);
+    let _ = handle.join();
+    out.assert_code(60)
+        .assert_stderr_contains("unable to get local issuer certificate")
+        .assert_stdout_lacks("hello over the chain");
+    Ok(())
+}
