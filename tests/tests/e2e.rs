@@ -66,6 +66,9 @@ mod server_sni;
 /// How `actix-https` refuses to start, and `--adhoc`.
 #[path = "e2e/server_startup.rs"]
 mod server_startup;
+/// `actix-https --static`: files, listings, caching, ranges, precompression, refusals.
+#[path = "e2e/server_static.rs"]
+mod server_static;
 /// `pki::testing::TestCa` as other crates' tests use it.
 #[path = "e2e/test_ca.rs"]
 mod test_ca;

@@ -7,7 +7,7 @@
 //! `HttpServer::bind_openssl` takes. [`on_connect`] records what the
 //! handshake settled on, which handlers read with the [`TlsInfo`] and
 //! [`ClientCert`] extractors. [`pages`] is the small site the `actix-https`
-//! binary serves.
+//! binary serves, [`files`] the static files it serves with `--static`.
 //!
 //! ```no_run
 //! use actix_https::{TlsServerBuilder, on_connect, pages};
@@ -30,6 +30,7 @@
 pub mod client;
 pub mod conn;
 pub mod error;
+pub mod files;
 mod identity;
 pub mod pages;
 mod reload;

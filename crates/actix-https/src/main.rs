@@ -4,6 +4,7 @@
 #![allow(clippy::print_stderr)]
 
 mod defaults;
+mod routes;
 
 /// `println!` that ignores a closed stdout (`actix-https | head -1`), which
 /// must not bring the server down.
@@ -131,6 +132,17 @@ struct Args {
     /// Print one line per request.
     #[arg(long, env = "ACTIX_HTTPS_LOG")]
     log: bool,
+    /// Serve the files in DIR at URL prefix PATH (default /): index.html,
+    /// directory listings, ETag, Range, precompressed .br/.gz siblings;
+    /// hidden files are refused. Repeatable (the longest PATH wins);
+    /// ';'-separated in the environment variable.
+    #[arg(
+        long = "static",
+        env = "ACTIX_HTTPS_STATIC",
+        value_name = "[PATH=]DIR",
+        value_delimiter = ';'
+    )]
+    static_dirs: Vec<String>,
     /// The local CA directory (default: $CAROOT, else $XDG_DATA_HOME/pki, else ~/.local/share/pki).
     #[arg(long, env = "ACTIX_HTTPS_CA_DIR", value_name = "DIR")]
     ca_dir: Option<PathBuf>,
@@ -192,10 +204,12 @@ fn run(args: Args) -> Result<()> {
     system.block_on(serve(args, plan))
 }
 
-/// What start-up worked out: the TLS server (None for --http), what to print.
+/// What start-up worked out: the TLS server (None for --http), what is
+/// served where, what to print.
 struct Plan {
     tls: Option<TlsServer>,
     binds: Vec<SocketAddr>,
+    routes: routes::Routes,
     notes: Vec<String>,
 }
 
@@ -210,10 +224,12 @@ impl Plan {
         } else {
             args.bind.clone()
         };
+        let routes = routes::Routes::from_args(&args.static_dirs)?;
         if args.http {
             return Ok(Plan {
                 tls: None,
                 binds,
+                routes,
                 notes: vec!["plain HTTP: nothing is encrypted".to_owned()],
             });
         }
@@ -240,7 +256,7 @@ impl Plan {
             let port = binds.first().map_or(8443, SocketAddr::port);
             let local = defaults::local_identity(
                 args.ca_dir.as_deref(),
-                &format!("https://localhost:{port}/"),
+                &format!("https://localhost:{port}{}", routes.example_path()),
             )?;
             notes.extend(local.notes);
             IdentitySource::Files {
@@ -284,6 +300,7 @@ impl Plan {
         Ok(Plan {
             tls: Some(builder.build()?),
             binds,
+            routes,
             notes,
         })
     }
@@ -381,7 +398,9 @@ async fn serve(args: Args, plan: Plan) -> Result<()> {
     let log = args.log;
     let redirect_port = args.redirect_http.filter(|_| plan.tls.is_some());
     let https_port = plan.binds.first().map_or(8443, SocketAddr::port);
+    let routes = Arc::new(plan.routes.clone());
     let mut server = HttpServer::new(move || {
+        let routes = Arc::clone(&routes);
         App::new()
             .wrap(Condition::new(
                 hsts,
@@ -392,7 +411,7 @@ async fn serve(args: Args, plan: Plan) -> Result<()> {
                 from_fn(move |req, next| redirect(req, next, https_port)),
             ))
             .wrap(Condition::new(log, from_fn(log_request)))
-            .configure(actix_https::pages::routes)
+            .configure(|cfg| routes.configure(cfg))
     })
     .on_connect(actix_https::on_connect)
     // Small writes go out at once, as nginx's `tcp_nodelay on` does; with
@@ -514,6 +533,9 @@ fn print_banner(plan: &Plan, bound: &[SocketAddr], redirect_port: Option<u16>) {
             Some(ClientAuth::Optional) => say!("  client certificates: optional"),
             None => {}
         }
+    }
+    for line in plan.routes.describe(url.trim_end_matches('/')) {
+        say!("  {line}");
     }
     for note in &plan.notes {
         say!("  {note}");

@@ -61,7 +61,7 @@ fn render_index(info: &TlsInfo) -> String {
     format!(
         "<!doctype html>\n<html lang=\"en\">\n<head><meta charset=\"utf-8\"><title>actix-https</title></head>\n\
          <body>\n<h1>{headline}</h1>\n<table>\n{rows}</table>\n\
-         <p><a href=\"/whoami\">/whoami</a> has the same as JSON.</p>\n</body>\n</html>\n"
+         <p><a href=\"whoami\">whoami</a> has the same as JSON.</p>\n</body>\n</html>\n"
     )
 }
 
