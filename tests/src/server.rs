@@ -115,43 +115,68 @@ impl Server {
     ) -> Server {
         let mut last_log = String::new();
         for _ in 0..3 {
-            let dir = tempdir();
-            let port = free_port_on(ip);
-            let log = dir.path().join("server.log");
-            let file = OpenOptions::new()
-                .create_new(true)
-                .append(true)
-                .open(&log)
-                .unwrap_or_else(|e| panic!("failed to create {}: {e}", log.display()));
-            let file2 = file
-                .try_clone()
-                .unwrap_or_else(|e| panic!("failed to share {}: {e}", log.display()));
-            let mut cmd = make(port);
-            let child = cmd
-                .stdin(Stdio::null())
-                .stdout(Stdio::from(file))
-                .stderr(Stdio::from(file2))
-                .spawn()
-                .unwrap_or_else(|e| panic!("failed to start {what} ({cmd:?}): {e}"));
-            let mut server = Server {
-                child,
-                addr: SocketAddr::new(ip, port),
-                what: format!("{what} ({cmd:?})"),
+            match Self::try_start(
+                what,
+                SocketAddr::new(ip, free_port_on(ip)),
                 ready_marker,
-                log,
-                _dir: dir,
-            };
-            match server.wait_until_ready() {
-                Ok(()) => return server,
+                &make,
+            ) {
+                Ok(server) => return server,
                 // Another test took the port between free_port and bind.
                 Err(log) if log.contains("in use") => last_log = log,
-                Err(log) => panic!(
-                    "{} did not start\n--- server log ---\n{log}\n------------------",
-                    server.what
-                ),
+                Err(log) => {
+                    panic!("{what} did not start\n--- server log ---\n{log}\n------------------")
+                }
             }
         }
         panic!("{what} found no free port in three attempts\n--- last log ---\n{last_log}");
+    }
+
+    /// [`Server::start`] on this very address (a server coming back where
+    /// a client expects it), failing with the log if it does not start.
+    pub fn start_at(
+        what: &str,
+        addr: SocketAddr,
+        ready_marker: &'static str,
+        make: impl Fn(u16) -> Command,
+    ) -> Server {
+        Self::try_start(what, addr, ready_marker, &make).unwrap_or_else(|log| {
+            panic!("{what} did not start on {addr}\n--- server log ---\n{log}\n------------------")
+        })
+    }
+
+    fn try_start(
+        what: &str,
+        addr: SocketAddr,
+        ready_marker: &'static str,
+        make: &impl Fn(u16) -> Command,
+    ) -> Result<Server, String> {
+        let dir = tempdir();
+        let log = dir.path().join("server.log");
+        let file = OpenOptions::new()
+            .create_new(true)
+            .append(true)
+            .open(&log)
+            .unwrap_or_else(|e| panic!("failed to create {}: {e}", log.display()));
+        let file2 = file
+            .try_clone()
+            .unwrap_or_else(|e| panic!("failed to share {}: {e}", log.display()));
+        let mut cmd = make(addr.port());
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(file))
+            .stderr(Stdio::from(file2))
+            .spawn()
+            .unwrap_or_else(|e| panic!("failed to start {what} ({cmd:?}): {e}"));
+        let mut server = Server {
+            child,
+            addr,
+            what: format!("{what} ({cmd:?})"),
+            ready_marker,
+            log,
+            _dir: dir,
+        };
+        server.wait_until_ready().map(|()| server)
     }
 
     fn wait_until_ready(&mut self) -> Result<(), String> {

@@ -25,6 +25,32 @@ pub fn require_tool(name: &str) -> bool {
     false
 }
 
+/// [`require_tools`] for Python modules: each `(module, Debian package)`
+/// must import in the system's `python3`.
+pub fn require_python_modules(modules: &[(&str, &str)]) -> bool {
+    if !require_tool("python3") {
+        return false;
+    }
+    modules.iter().all(|(module, package)| {
+        let imports = std::process::Command::new("python3")
+            .args(["-c", &format!("import {module}")])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if imports {
+            return true;
+        }
+        if std::env::var_os("CI").is_some() {
+            panic!("the Python module {module} is missing, and CI must run every test: apt-get install {package}");
+        }
+        skip(&format!(
+            "the Python module {module} is missing (Debian package {package}); this test did NOT run"
+        ));
+        false
+    })
+}
+
 /// Prints a line that makes a skipped check impossible to miss.
 #[expect(
     clippy::print_stderr,

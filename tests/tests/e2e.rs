@@ -60,6 +60,9 @@ mod server_library;
 /// `actix-https` with client certificates: required, optional, revoked, CRLs.
 #[path = "e2e/server_mtls.rs"]
 mod server_mtls;
+/// `actix-https --proxy` in front of a Flask app: headers, streaming, 502, mTLS.
+#[path = "e2e/server_proxy.rs"]
+mod server_proxy;
 /// `actix-https` SNI entries and hot reload of watched files.
 #[path = "e2e/server_sni.rs"]
 mod server_sni;

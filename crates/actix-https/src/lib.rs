@@ -33,6 +33,7 @@ pub mod error;
 pub mod files;
 mod identity;
 pub mod pages;
+pub mod proxy;
 mod reload;
 pub mod tls;
 

@@ -143,6 +143,18 @@ struct Args {
         value_delimiter = ';'
     )]
     static_dirs: Vec<String>,
+    /// Forward requests under PATH (default /) to your app at URL
+    /// (http://127.0.0.1:5000): Host kept, X-Forwarded-* set, WebSockets,
+    /// streaming, no response timeout; with --client-ca the verified client
+    /// certificate goes along as X-Forwarded-Client-Cert. Repeatable (the
+    /// longest PATH wins); ';'-separated in the environment variable.
+    #[arg(
+        long = "proxy",
+        env = "ACTIX_HTTPS_PROXY",
+        value_name = "[PATH=]URL",
+        value_delimiter = ';'
+    )]
+    proxies: Vec<String>,
     /// The local CA directory (default: $CAROOT, else $XDG_DATA_HOME/pki, else ~/.local/share/pki).
     #[arg(long, env = "ACTIX_HTTPS_CA_DIR", value_name = "DIR")]
     ca_dir: Option<PathBuf>,
@@ -224,7 +236,7 @@ impl Plan {
         } else {
             args.bind.clone()
         };
-        let routes = routes::Routes::from_args(&args.static_dirs)?;
+        let routes = routes::Routes::from_args(&args.static_dirs, &args.proxies)?;
         if args.http {
             return Ok(Plan {
                 tls: None,
@@ -569,7 +581,9 @@ async fn redirect(
             .await
             .map(ServiceResponse::map_into_left_body);
     }
-    let host = req.connection_info().host().to_owned();
+    // The Host the client sent, never its X-Forwarded-Host (which actix's
+    // ConnectionInfo would take): a redirect must not go where a header says.
+    let host = actix_https::proxy::request_host(req.request());
     let bare = match host.rsplit_once(':') {
         Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) && !h.ends_with(':') => h.to_owned(),
         _ => host,

@@ -1,23 +1,34 @@
-//! What the binary serves where: `--static [PATH=]DIR` directories by URL
-//! prefix (the longest prefix wins), and its own pages (`/`, `/whoami`,
-//! `/health`), which step aside to `/_actix-https/` when a directory is
-//! served at `/`, so the app's own `/health` is the app's.
+//! What the binary serves where: `--static [PATH=]DIR` directories and
+//! `--proxy [PATH=]URL` apps by URL prefix (the longest prefix wins), and
+//! its own pages (`/`, `/whoami`, `/health`), which step aside to
+//! `/_actix-https/` when the app owns `/`, so the app's own `/health` is
+//! the app's.
 
 use std::path::PathBuf;
 
+use actix_https::proxy::Upstream;
 use actix_web::web;
 use anyhow::{Result, bail};
 
 /// Where the server's own pages go when `/` belongs to the app.
 pub const PAGES_ASIDE: &str = "/_actix-https";
 
-/// One `--static` entry.
+/// One `--static` or `--proxy` entry.
 #[derive(Debug, Clone)]
 pub struct Mount {
     /// The URL prefix: `/`, or `/docs` (no trailing slash).
     pub prefix: String,
-    /// The directory, as given.
-    pub dir: PathBuf,
+    /// What answers under it.
+    pub target: Target,
+}
+
+/// What answers under a prefix.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// The files of this directory, as given.
+    Dir(PathBuf),
+    /// The app at this URL.
+    Proxy(Upstream),
 }
 
 /// Every route, in the order they are matched.
@@ -27,23 +38,35 @@ pub struct Routes {
 }
 
 impl Routes {
-    /// From the `--static` values, each `[PATH=]DIR`; every directory must
-    /// exist and be readable.
-    pub fn from_args(statics: &[String]) -> Result<Self> {
+    /// From the `--static` values (`[PATH=]DIR`, each directory existing
+    /// and readable) and the `--proxy` values (`[PATH=]URL`).
+    pub fn from_args(statics: &[String], proxies: &[String]) -> Result<Self> {
         let mut mounts: Vec<Mount> = Vec::new();
-        for entry in statics {
-            let mount = parse_mount(entry)?;
-            if let Err(why) = actix_https::files::check_dir(&mount.dir) {
-                bail!("--static {entry:?}: {why}; give a directory to serve");
-            }
-            if let Some(other) = mounts.iter().find(|m| m.prefix == mount.prefix) {
+        let entries = statics
+            .iter()
+            .map(|e| ("--static", e))
+            .chain(proxies.iter().map(|e| ("--proxy", e)));
+        for (flag, entry) in entries {
+            let (prefix, value) = parse_mount(flag, entry)?;
+            let target = if flag == "--static" {
+                let dir = PathBuf::from(value);
+                if let Err(why) = actix_https::files::check_dir(&dir) {
+                    bail!("--static {entry:?}: {why}; give a directory to serve");
+                }
+                Target::Dir(dir)
+            } else {
+                match Upstream::parse(value) {
+                    Ok(upstream) => Target::Proxy(upstream),
+                    Err(why) => bail!("--proxy {entry:?}: {why}"),
+                }
+            };
+            if let Some(other) = mounts.iter().find(|m| m.prefix == prefix) {
                 bail!(
-                    "--static {entry:?}: {} is already served from {}; give each directory its own PATH",
-                    mount.prefix,
-                    other.dir.display()
+                    "{flag} {entry:?}: {prefix} is already served by {}; give each its own PATH",
+                    describe_target(&other.target)
                 );
             }
-            mounts.push(mount);
+            mounts.push(Mount { prefix, target });
         }
         // actix-web tries services in order: the longest prefix first.
         mounts.sort_by_key(|m| std::cmp::Reverse(m.prefix.len()));
@@ -71,7 +94,17 @@ impl Routes {
             }
         }
         for mount in &self.mounts {
-            cfg.service(actix_https::files::static_files(&mount.prefix, &mount.dir));
+            match &mount.target {
+                Target::Dir(dir) => {
+                    cfg.service(actix_https::files::static_files(&mount.prefix, dir));
+                }
+                Target::Proxy(upstream) => {
+                    cfg.service(actix_https::proxy::reverse_proxy(
+                        &mount.prefix,
+                        upstream.clone(),
+                    ));
+                }
+            }
         }
     }
 
@@ -81,11 +114,10 @@ impl Routes {
             .mounts
             .iter()
             .map(|m| {
-                let dir = std::fs::canonicalize(&m.dir).unwrap_or_else(|_| m.dir.clone());
                 format!(
-                    "{base}{} → files in {}",
+                    "{base}{} → {}",
                     slash_form(&m.prefix),
-                    dir.display()
+                    describe_target(&m.target)
                 )
             })
             .collect();
@@ -98,12 +130,24 @@ impl Routes {
         lines
     }
 
-    /// The URL path the banner's example request asks for.
+    /// The URL path the banner's example request asks for: the app's
+    /// root if it has one, else the first mount, else the server's page.
     pub fn example_path(&self) -> String {
         match self.mounts.iter().find(|m| m.prefix != "/") {
             Some(m) if self.pages_prefix().is_empty() => slash_form(&m.prefix),
             _ => "/".to_owned(),
         }
+    }
+}
+
+/// `files in /abs/site` or `the app at http://127.0.0.1:5000`.
+fn describe_target(target: &Target) -> String {
+    match target {
+        Target::Dir(dir) => {
+            let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.clone());
+            format!("files in {}", dir.display())
+        }
+        Target::Proxy(upstream) => format!("the app at {}", upstream.url()),
     }
 }
 
@@ -116,14 +160,26 @@ fn slash_form(prefix: &str) -> String {
     }
 }
 
-/// `[PATH=]DIR`: a PATH starts with `/`; without one the directory is served at `/`.
-fn parse_mount(entry: &str) -> Result<Mount> {
-    let (prefix, dir) = match entry.split_once('=') {
-        Some((path, dir)) if path.starts_with('/') => (path, dir),
+/// `[PATH=]VALUE`: a PATH starts with `/`; without one, VALUE is served at `/`.
+fn parse_mount<'a>(flag: &str, entry: &'a str) -> Result<(String, &'a str)> {
+    let (prefix, value) = match entry.split_once('=') {
+        Some((path, value)) if path.starts_with('/') => (path, value),
         _ => ("/", entry),
     };
-    if dir.is_empty() {
-        bail!("--static {entry:?}: give the directory to serve, as [PATH=]DIR (e.g. /docs=./site)");
+    if value.is_empty() {
+        bail!(
+            "{flag} {entry:?}: give what to serve after the PATH, as {} (e.g. {})",
+            if flag == "--static" {
+                "[PATH=]DIR"
+            } else {
+                "[PATH=]URL"
+            },
+            if flag == "--static" {
+                "/docs=./site"
+            } else {
+                "/api=http://127.0.0.1:8000"
+            }
+        );
     }
     let trimmed = prefix.trim_end_matches('/');
     let prefix = if trimmed.is_empty() { "/" } else { trimmed };
@@ -133,19 +189,16 @@ fn parse_mount(entry: &str) -> Result<Mount> {
         .find(|s| s.is_empty() || *s == "." || *s == ".." || s.contains(['?', '#', '%', '*']));
     if let (true, Some(segment)) = (prefix != "/", bad_segment) {
         bail!(
-            "--static {entry:?}: the path {prefix} has a segment {segment:?} no URL prefix can have; \
+            "{flag} {entry:?}: the path {prefix} has a segment {segment:?} no URL prefix can have; \
              write it as /name or /name/sub"
         );
     }
     if prefix == PAGES_ASIDE || prefix.starts_with(&format!("{PAGES_ASIDE}/")) {
         bail!(
-            "--static {entry:?}: {PAGES_ASIDE} is where the server keeps its own pages; choose another PATH"
+            "{flag} {entry:?}: {PAGES_ASIDE} is where the server keeps its own pages; choose another PATH"
         );
     }
-    Ok(Mount {
-        prefix: prefix.to_owned(),
-        dir: PathBuf::from(dir),
-    })
+    Ok((prefix.to_owned(), value))
 }
 
 #[cfg(test)]

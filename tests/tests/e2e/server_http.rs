@@ -137,6 +137,24 @@ fn redirect_http_sends_plain_http_clients_to_https() {
         .output();
     out.assert_stdout_contains(&format!("308 https://127.0.0.1:{port}/whoami?a=1&b=2"));
 
+    // A client's X-Forwarded-Host or Forwarded cannot send the redirect
+    // elsewhere (an open redirect): the Host it connected with counts.
+    let out = curl()
+        .args(["--write-out", "%{redirect_url}"])
+        .args([
+            "-H",
+            "X-Forwarded-Host: evil.test",
+            "-H",
+            "Forwarded: host=evil.test",
+        ])
+        .arg(format!("http://127.0.0.1:{plain}/whoami"))
+        .output();
+    assert_eq!(
+        out.stdout,
+        format!("https://127.0.0.1:{port}/whoami"),
+        "{out}"
+    );
+
     // Following it lands on HTTPS.
     let followed = curl_to(&server, &ca)
         .arg("--resolve")

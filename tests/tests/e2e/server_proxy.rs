@@ -1,0 +1,473 @@
+//! `actix-https --proxy` in front of a real Flask app (werkzeug's dev
+//! server, behind ProxyFix as its docs say), judged by Python `requests`,
+//! curl (HTTP/1.1 and HTTP/2) and raw TLS sockets: what the app sees of the
+//! client, what the client sees of the app, streaming both ways, the app
+//! being down, and client certificates forwarded with mutual TLS.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use e2e::{
+    ActixHttps, Output, Server, ca_cert, curl_to, free_port, has_ipv6_loopback, pki, python,
+    read_text, require_python_modules, require_tools, url, write_file,
+};
+
+/// What werkzeug prints once it listens.
+const FLASK_READY: &str = "Running on";
+
+/// curl, and Flask and requests for the system's python3.
+fn tools() -> bool {
+    require_tools(&["curl"])
+        && require_python_modules(&[("flask", "python3-flask"), ("requests", "python3-requests")])
+}
+
+fn scripts() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts")
+}
+
+/// `python3 -m flask --app proxy_app run` on `host:port`.
+fn flask_command(host: &str, port: u16) -> Command {
+    let mut cmd = Command::new("python3");
+    cmd.current_dir(scripts())
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .args(["-m", "flask", "--app", "proxy_app", "run", "--host", host])
+        .arg("--port")
+        .arg(port.to_string());
+    cmd
+}
+
+/// The test app on a free port of 127.0.0.1.
+fn flask() -> Server {
+    Server::start(
+        "flask",
+        IpAddr::V4(Ipv4Addr::LOCALHOST),
+        FLASK_READY,
+        |port| flask_command("127.0.0.1", port),
+    )
+}
+
+/// `actix-https --proxy URL args…` in `dir`.
+fn proxy_to(dir: &Path, upstream: &str, args: &[&str]) -> Server {
+    ActixHttps::new(dir)
+        .args(["--proxy", upstream])
+        .args(args)
+        .start()
+}
+
+/// Python `requests` GET (or POST with `data`) of `url`, verifying against
+/// `ca`, with `headers`, redirects not followed: the status, then the body.
+fn requests_get(url: &str, ca: &Path, headers: &[(&str, &str)]) -> Output {
+    let headers: BTreeMap<&str, &str> = headers.iter().copied().collect();
+    let json = format!(
+        "{{{}}}",
+        headers
+            .iter()
+            .map(|(k, v)| format!("{k:?}: {v:?}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    python(
+        "import json, sys, requests\n\
+         r = requests.get(sys.argv[1], verify=sys.argv[2], headers=json.loads(sys.argv[3]), allow_redirects=False, timeout=20)\n\
+         print(r.status_code)\n\
+         print(r.text, end='')",
+        [url, ca.to_str().unwrap(), json.as_str()],
+    )
+    .assert_success()
+}
+
+/// What `/echo` says, flattened: `scheme`, `host`, `remote_addr`,
+/// `external_url`, `body_length`, and `header:<Name>` for each header.
+fn echo_fields(body: &str) -> BTreeMap<String, String> {
+    let flat = python(
+        "import json, sys\n\
+         d = json.load(sys.stdin)\n\
+         for k in ('scheme', 'host', 'remote_addr', 'external_url', 'body_length'):\n\
+         \x20   print(f'{k}\\t{d[k]}')\n\
+         for k, v in d['headers']:\n\
+         \x20   print(f'header:{k}\\t{v}')",
+        [""; 0],
+    )
+    .stdin(body)
+    .assert_success();
+    flat.stdout
+        .lines()
+        .filter_map(|l| l.split_once('\t'))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+#[test]
+fn the_app_sees_https_its_host_and_the_client_and_never_a_spoofed_forwarding_header() {
+    if !tools() {
+        return;
+    }
+    let dir = e2e::tempdir();
+    let d = dir.path();
+    let app = flask();
+    let server = proxy_to(d, &format!("http://127.0.0.1:{}", app.port()), &[]);
+    let out = requests_get(
+        &url(&server, "/echo"),
+        &ca_cert(d),
+        &[
+            ("X-Forwarded-For", "6.6.6.6"),
+            ("X-Forwarded-Proto", "gopher"),
+            ("X-Forwarded-Host", "evil.test"),
+            ("X-Forwarded-Port", "1"),
+            ("Forwarded", "for=6.6.6.6;proto=http"),
+            ("X-Forwarded-Client-Cert", "Subject=\"CN=admin\""),
+        ],
+    );
+    let (status, body) = out.stdout.split_once('\n').unwrap();
+    assert_eq!(status, "200", "{out}");
+    let echo = echo_fields(body);
+    let host = format!("localhost:{}", server.port());
+    assert_eq!(echo["scheme"], "https", "{echo:#?}");
+    assert_eq!(echo["host"], host, "{echo:#?}");
+    assert_eq!(echo["remote_addr"], "127.0.0.1", "{echo:#?}");
+    assert_eq!(
+        echo["external_url"],
+        format!("https://{host}/echo"),
+        "url_for behind ProxyFix"
+    );
+    assert_eq!(echo["header:Host"], host);
+    assert_eq!(echo["header:X-Forwarded-For"], "127.0.0.1");
+    assert_eq!(echo["header:X-Forwarded-Proto"], "https");
+    assert_eq!(echo["header:X-Forwarded-Host"], host);
+    assert_eq!(echo["header:X-Forwarded-Port"], server.port().to_string());
+    for (k, v) in &echo {
+        assert!(
+            !v.contains("6.6.6.6")
+                && !v.contains("evil.test")
+                && !v.contains("admin")
+                && !v.contains("gopher"),
+            "a spoofed value reached the app: {k} = {v}"
+        );
+    }
+    assert!(!echo.contains_key("header:Forwarded"), "{echo:#?}");
+    assert!(
+        !echo.contains_key("header:X-Forwarded-Client-Cert"),
+        "{echo:#?}"
+    );
+}
+
+#[test]
+fn cookies_repeated_headers_redirects_and_compressed_bodies_pass_as_the_app_sent_them() {
+    if !tools() {
+        return;
+    }
+    let dir = e2e::tempdir();
+    let d = dir.path();
+    let app = flask();
+    let server = proxy_to(d, &format!("http://127.0.0.1:{}", app.port()), &[]);
+    let ca = ca_cert(d);
+    for http in ["--http1.1", "--http2"] {
+        let out = curl_to(&server, &ca)
+            .args([http, "-sS", "-D", "-", "-o", "/dev/null"])
+            .arg(url(&server, "/cookies"))
+            .assert_success();
+        let headers = out.stdout.to_lowercase();
+        let cookies: Vec<&str> = headers
+            .lines()
+            .filter(|l| l.starts_with("set-cookie:"))
+            .collect();
+        assert_eq!(cookies.len(), 2, "{http}\n{headers}");
+        assert!(
+            cookies[0].contains("first=1") && cookies[1].contains("second=2"),
+            "{http}\n{headers}"
+        );
+        let repeated: Vec<&str> = headers
+            .lines()
+            .filter(|l| l.starts_with("x-repeated:"))
+            .collect();
+        assert_eq!(repeated, ["x-repeated: one", "x-repeated: two"], "{http}");
+
+        let out = curl_to(&server, &ca)
+            .args([http, "-sS", "-D", "-", "-o", "/dev/null"])
+            .arg(url(&server, "/go"))
+            .assert_success();
+        let headers = out.stdout.to_lowercase();
+        assert!(
+            headers.lines().next().unwrap_or_default().contains(" 302"),
+            "{http}: not followed\n{headers}"
+        );
+        assert!(headers.contains("location: /echo"), "{headers}");
+
+        // Not decompressed, not recompressed: the app's gzip bytes.
+        let body = d.join("gzipped.bin");
+        curl_to(&server, &ca)
+            .args([http, "-sS", "-H", "Accept-Encoding: gzip", "-o"])
+            .arg(&body)
+            .arg(url(&server, "/gzipped"))
+            .assert_success();
+        let text = python(
+            "import gzip, sys; print(gzip.decompress(open(sys.argv[1], 'rb').read()).decode().count('compressed by the app'))",
+            [body.as_os_str()],
+        )
+        .assert_success();
+        assert_eq!(text.stdout.trim(), "100", "{http}");
+    }
+    // HTTP/2 sends each cookie crumb as its own header; the app gets one.
+    let out = curl_to(&server, &ca)
+        .args(["--http2", "-sS", "-H", "cookie: a=1", "-H", "cookie: b=2"])
+        .arg(url(&server, "/echo"))
+        .assert_success();
+    let echo = echo_fields(&out.stdout);
+    assert_eq!(echo["header:Cookie"], "a=1; b=2", "{echo:#?}");
+}
+
+#[test]
+fn an_event_stream_reaches_the_client_as_the_app_writes_it() {
+    if !tools() {
+        return;
+    }
+    let dir = e2e::tempdir();
+    let d = dir.path();
+    let app = flask();
+    let server = proxy_to(d, &format!("http://127.0.0.1:{}", app.port()), &[]);
+    let release = d.join("release");
+    // The second event waits for `release`, written only after the first
+    // event arrived: a proxy that buffered would deliver neither in time.
+    let out = python(
+        "import socket, ssl, sys\n\
+         ca, port, release = sys.argv[1], int(sys.argv[2]), sys.argv[3]\n\
+         ctx = ssl.create_default_context(cafile=ca)\n\
+         s = ctx.wrap_socket(socket.create_connection(('127.0.0.1', port), timeout=10), server_hostname='localhost')\n\
+         s.sendall(f'GET /events?release={release} HTTP/1.1\\r\\nHost: localhost:{port}\\r\\n\\r\\n'.encode())\n\
+         buf = b''\n\
+         while b'data: first' not in buf:\n\
+         \x20   buf += s.recv(4096)\n\
+         print('first event before release')\n\
+         open(release, 'w').close()\n\
+         while b'data: second' not in buf:\n\
+         \x20   buf += s.recv(4096)\n\
+         print('second event after release')",
+        [
+            ca_cert(d).as_os_str(),
+            std::ffi::OsStr::new(&server.port().to_string()),
+            release.as_os_str(),
+        ],
+    )
+    .assert_success();
+    assert_eq!(
+        out.stdout,
+        "first event before release\nsecond event after release\n"
+    );
+}
+
+/// The server's peak resident memory (VmHWM), in KiB.
+fn peak_rss_kib(server: &Server) -> u64 {
+    let status = read_text(Path::new(&format!("/proc/{}/status", server.pid())));
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no VmHWM in\n{status}"))
+}
+
+#[test]
+fn a_hundred_megabytes_stream_up_and_down_without_growing_the_server() {
+    if !tools() {
+        return;
+    }
+    const SIZE: u64 = 100 * 1024 * 1024;
+    let dir = e2e::tempdir();
+    let d = dir.path();
+    let app = flask();
+    let server = proxy_to(d, &format!("http://127.0.0.1:{}", app.port()), &[]);
+    let ca = ca_cert(d);
+    // Warm up (TLS, the connection pool), then take the baseline.
+    curl_to(&server, &ca)
+        .arg(url(&server, "/status"))
+        .assert_success();
+    let before = peak_rss_kib(&server);
+    let big = d.join("big.bin");
+    // A sparse file: 100 MB to send, nothing to write.
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&big)
+        .unwrap();
+    file.set_len(SIZE).unwrap();
+    let out = curl_to(&server, &ca)
+        .args([
+            "-sS",
+            "--fail",
+            "-H",
+            "Content-Type: application/octet-stream",
+            "--data-binary",
+        ])
+        .arg(format!("@{}", big.display()))
+        .arg(url(&server, "/upload"))
+        .timeout(std::time::Duration::from_secs(120))
+        .assert_success();
+    assert!(
+        out.stdout.contains(&format!("\"received\":{SIZE}"))
+            || out.stdout.contains(&format!("\"received\": {SIZE}")),
+        "{out}"
+    );
+    let out = curl_to(&server, &ca)
+        .args(["-sS", "--fail", "-o", "/dev/null", "-w", "%{size_download}"])
+        .arg(url(&server, &format!("/download?size={SIZE}")))
+        .timeout(std::time::Duration::from_secs(120))
+        .assert_success();
+    assert_eq!(out.stdout, SIZE.to_string(), "{out}");
+    let grown = peak_rss_kib(&server).saturating_sub(before);
+    assert!(
+        grown < 16 * 1024,
+        "the server's peak memory grew by {grown} KiB for 100 MB each way: something buffers"
+    );
+}
+
+#[test]
+fn an_app_that_is_down_gets_a_502_naming_it_and_the_next_request_after_it_starts_succeeds() {
+    if !tools() {
+        return;
+    }
+    let dir = e2e::tempdir();
+    let d = dir.path();
+    let port = free_port();
+    let upstream = format!("http://127.0.0.1:{port}");
+    let server = proxy_to(d, &upstream, &[]);
+    let ca = ca_cert(d);
+    let out = curl_to(&server, &ca)
+        .args(["-sS", "-D", "-"])
+        .arg(url(&server, "/echo"))
+        .assert_success();
+    assert!(out.stdout.starts_with("HTTP/2 502"), "{out}");
+    out.assert_stdout_contains(&format!("the app at {upstream} did not answer"))
+        .assert_stdout_contains("Start it");
+    let page = curl_to(&server, &ca)
+        .args(["-sS", "-H", "Accept: text/html"])
+        .arg(url(&server, "/"))
+        .assert_success();
+    page.assert_stdout_contains("<h1>The app at http://127.0.0.1:")
+        .assert_stdout_contains("is not answering</h1>");
+    // The app starts: the very next request reaches it.
+    let _app = Server::start_at(
+        "flask",
+        SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port),
+        FLASK_READY,
+        |p| flask_command("127.0.0.1", p),
+    );
+    let out = curl_to(&server, &ca)
+        .args(["-sS", "--fail"])
+        .arg(url(&server, "/status"))
+        .assert_success();
+    assert_eq!(out.stdout, "{\"ok\": true}");
+}
+
+#[test]
+fn a_localhost_upstream_reaches_an_app_listening_only_on_ipv6_loopback() {
+    if !tools() || !has_ipv6_loopback() {
+        return;
+    }
+    let dir = e2e::tempdir();
+    let d = dir.path();
+    let app = Server::start(
+        "flask on ::1",
+        IpAddr::V6(Ipv6Addr::LOCALHOST),
+        FLASK_READY,
+        |port| flask_command("::1", port),
+    );
+    let server = proxy_to(d, &format!("http://localhost:{}", app.port()), &[]);
+    let out = curl_to(&server, &ca_cert(d))
+        .args(["-sS", "--fail"])
+        .arg(url(&server, "/status"))
+        .assert_success();
+    assert_eq!(out.stdout, "{\"ok\": true}");
+}
+
+#[test]
+fn with_mutual_tls_the_app_sees_the_client_certificate_and_clients_without_one_never_reach_it() {
+    if !tools() || !require_tools(&["openssl"]) {
+        return;
+    }
+    let dir = e2e::tempdir();
+    let d = dir.path();
+    pki(d)
+        .args([
+            "cert",
+            "--client",
+            "--cert-file",
+            "alice.pem",
+            "--key-file",
+            "alice-key.pem",
+        ])
+        .args(["alice.example.test", "URI:spiffe://example.test/alice"])
+        .assert_success();
+    let app = flask();
+    let client_ca = ca_cert(d);
+    let server = proxy_to(
+        d,
+        &format!("http://127.0.0.1:{}", app.port()),
+        &["--client-ca", client_ca.to_str().unwrap()],
+    );
+    let out = curl_to(&server, &client_ca)
+        .args([
+            "-sS",
+            "--fail",
+            "--cert",
+            "alice.pem",
+            "--key",
+            "alice-key.pem",
+        ])
+        .current_dir(d)
+        .arg(url(&server, "/echo"))
+        .assert_success();
+    let echo = echo_fields(&out.stdout);
+    let xfcc = echo
+        .get("header:X-Forwarded-Client-Cert")
+        .unwrap_or_else(|| panic!("no X-Forwarded-Client-Cert: {echo:#?}"));
+    let fingerprint = e2e::openssl_fingerprint(&d.join("alice.pem"))
+        .replace(':', "")
+        .to_lowercase();
+    assert!(
+        xfcc.starts_with(&format!("Hash={fingerprint};Cert=\"")),
+        "{xfcc}"
+    );
+    assert!(xfcc.contains("CN=alice.example.test"), "{xfcc}");
+    assert!(xfcc.contains(";DNS=alice.example.test"), "{xfcc}");
+    assert!(xfcc.contains(";URI=spiffe://example.test/alice"), "{xfcc}");
+    // The PEM in it, URL-decoded, is the certificate the client presented.
+    let pem = python(
+        "import sys, urllib.parse; v = sys.argv[1]; s = v.index('Cert=\"') + 6; print(urllib.parse.unquote(v[s:v.index('\"', s)]), end='')",
+        [xfcc.as_str()],
+    )
+    .assert_success();
+    let presented = e2e::pem_blocks(&read_text(&d.join("alice.pem")), "CERTIFICATE");
+    assert_eq!(pem.stdout, presented[0]);
+
+    // No certificate: refused in the handshake; the app never hears of it.
+    let before = app.log();
+    let out = curl_to(&server, &client_ca)
+        .args(["-sS"])
+        .arg(url(&server, "/echo"))
+        .output();
+    assert!(!out.status.success(), "{out}");
+    assert_eq!(
+        app.log(),
+        before,
+        "a client without a certificate reached the app"
+    );
+}
+
+#[test]
+fn a_proxy_url_that_is_not_one_is_refused_at_start_naming_it() {
+    let dir = e2e::tempdir();
+    let d = dir.path();
+    write_file(&d.join("x"), "");
+    for (value, needle) in [
+        ("127.0.0.1:5000", "not an http:// or https:// URL"),
+        ("/api=http://h:99999", "not a number"),
+        ("/api=", "give what to serve after the PATH"),
+    ] {
+        ActixHttps::new(d)
+            .args(["--proxy", value])
+            .refused()
+            .assert_stderr_contains(needle)
+            .assert_stderr_contains(&format!("--proxy {value:?}"));
+    }
+}
