@@ -258,10 +258,9 @@ fn request_headers(req: &HttpRequest) -> Vec<(HeaderName, HeaderValue)> {
         }
         out.push((name.clone(), value.clone()));
     }
-    if !cookies.is_empty() {
-        if let Ok(joined) = HeaderValue::from_str(&cookies.join("; ")) {
-            out.push((header::COOKIE, joined));
-        }
+    let joined = HeaderValue::from_str(&cookies.join("; "));
+    if let (false, Ok(joined)) = (cookies.is_empty(), joined) {
+        out.push((header::COOKIE, joined));
     }
     let host = request_host(req);
     let tls = req.conn_data::<TlsInfo>().filter(|t| t.is_tls());

@@ -207,18 +207,16 @@ mod tests {
 
     #[test]
     fn mounts_parse_with_and_without_a_path() {
-        let m = parse_mount("./site").unwrap();
-        assert_eq!((m.prefix.as_str(), m.dir.to_str()), ("/", Some("./site")));
-        let m = parse_mount("/docs/=./a=b").unwrap();
-        assert_eq!(
-            (m.prefix.as_str(), m.dir.to_str()),
-            ("/docs", Some("./a=b"))
-        );
-        let m = parse_mount("dir=with=equals").unwrap();
-        assert_eq!(
-            (m.prefix.as_str(), m.dir.to_str()),
-            ("/", Some("dir=with=equals"))
-        );
+        let m = parse_mount("--static", "./site").unwrap();
+        assert_eq!(m, ("/".to_owned(), "./site"));
+        let m = parse_mount("--static", "/docs/=./a=b").unwrap();
+        assert_eq!(m, ("/docs".to_owned(), "./a=b"));
+        let m = parse_mount("--static", "dir=with=equals").unwrap();
+        assert_eq!(m, ("/".to_owned(), "dir=with=equals"));
+        let m = parse_mount("--proxy", "http://127.0.0.1:5000/?a=b").unwrap();
+        assert_eq!(m, ("/".to_owned(), "http://127.0.0.1:5000/?a=b"));
+        let m = parse_mount("--proxy", "/api=http://127.0.0.1:8000").unwrap();
+        assert_eq!(m, ("/api".to_owned(), "http://127.0.0.1:8000"));
         for bad in [
             "/a/../b=d",
             "/a//b=d",
@@ -226,7 +224,7 @@ mod tests {
             "/_actix-https=d",
             "/docs=",
         ] {
-            let err = parse_mount(bad).unwrap_err().to_string();
+            let err = parse_mount("--static", bad).unwrap_err().to_string();
             assert!(err.contains(bad), "{bad}: {err}");
         }
     }
