@@ -506,3 +506,27 @@ where
     cmd.arg("-c").arg(script).args(args);
     cmd
 }
+
+/// The Python of the apps and clients around `actix-https --proxy`: the
+/// venv `.ci/run` (and the README) make in `target/apps-venv` with Flask,
+/// requests, Starlette, uvicorn and websockets at known versions, else the
+/// system's `python3`.
+pub fn apps_python_path() -> PathBuf {
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/apps-venv/bin/python3");
+    if venv.is_file() {
+        venv
+    } else {
+        PathBuf::from("python3")
+    }
+}
+
+/// [`python`] with [`apps_python_path`].
+pub fn app_python<I, S>(script: &str, args: I) -> TestCommand
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let mut cmd = TestCommand::new(apps_python_path());
+    cmd.arg("-c").arg(script).args(args);
+    cmd
+}

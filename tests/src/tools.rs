@@ -25,14 +25,14 @@ pub fn require_tool(name: &str) -> bool {
     false
 }
 
-/// [`require_tools`] for Python modules: each `(module, Debian package)`
-/// must import in the system's `python3`.
-pub fn require_python_modules(modules: &[(&str, &str)]) -> bool {
+/// [`require_tools`] for Python modules: each must import in
+/// [`crate::apps_python_path`] (`.ci/run` installs them there).
+pub fn require_python_modules(modules: &[&str]) -> bool {
     if !require_tool("python3") {
         return false;
     }
-    modules.iter().all(|(module, package)| {
-        let imports = std::process::Command::new("python3")
+    modules.iter().all(|module| {
+        let imports = std::process::Command::new(crate::apps_python_path())
             .args(["-c", &format!("import {module}")])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
@@ -42,10 +42,10 @@ pub fn require_python_modules(modules: &[(&str, &str)]) -> bool {
             return true;
         }
         if std::env::var_os("CI").is_some() {
-            panic!("the Python module {module} is missing, and CI must run every test: apt-get install {package}");
+            panic!("the Python module {module} is missing, and CI must run every test: run .ci/run, which installs it into target/apps-venv");
         }
         skip(&format!(
-            "the Python module {module} is missing (Debian package {package}); this test did NOT run"
+            "the Python module {module} is missing (.ci/run installs it into target/apps-venv); this test did NOT run"
         ));
         false
     })

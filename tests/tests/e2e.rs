@@ -60,7 +60,7 @@ mod server_library;
 /// `actix-https` with client certificates: required, optional, revoked, CRLs.
 #[path = "e2e/server_mtls.rs"]
 mod server_mtls;
-/// `actix-https --proxy` in front of a Flask app: headers, streaming, 502, mTLS.
+/// `actix-https --proxy` before Flask and Starlette: headers, streaming, WebSockets, 502, mTLS.
 #[path = "e2e/server_proxy.rs"]
 mod server_proxy;
 /// `actix-https` SNI entries and hot reload of watched files.

@@ -4,7 +4,8 @@
 //! the connection and replace whatever the client sent; hop-by-hop headers
 //! are dropped both ways; redirects come back as redirects; every
 //! `Set-Cookie` and repeated header survives, in order; bodies stream both
-//! ways, compressed or not, untouched; there is no response timeout (a
+//! ways, compressed or not, untouched; WebSocket handshakes are passed on
+//! and their bytes tunnelled both ways; there is no response timeout (a
 //! breakpoint in the app must not become a 504), only a connect timeout;
 //! `localhost` means 127.0.0.1, then ::1. With mutual TLS the verified
 //! client certificate goes upstream as Envoy's `X-Forwarded-Client-Cert`,
@@ -18,6 +19,7 @@ use std::error::Error as StdError;
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use actix_tls::connect::{Connector as TcpConnector, Resolve, Resolver};
@@ -26,6 +28,10 @@ use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode, Version};
 use actix_web::{HttpRequest, HttpResponse, web};
 use awc::Client;
+use futures_core::Stream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::net::tcp::OwnedReadHalf;
 
 use crate::conn::TlsInfo;
 
@@ -188,6 +194,11 @@ impl Resolve for LoopbackFirst {
 }
 
 async fn forward(req: HttpRequest, payload: web::Payload, proxy: web::Data<Proxy>) -> HttpResponse {
+    if is_websocket_upgrade(&req) {
+        return tunnel(&req, payload, &proxy.upstream)
+            .await
+            .unwrap_or_else(|why| bad_gateway(&req, &proxy.upstream, &why));
+    }
     let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
     let uri = proxy.upstream.uri_for(path);
     let mut upstream = proxy
@@ -209,6 +220,183 @@ async fn forward(req: HttpRequest, payload: web::Payload, proxy: web::Data<Proxy
     match sent {
         Ok(response) => relay_response(&req, response),
         Err(e) => bad_gateway(&req, &proxy.upstream, &e.to_string()),
+    }
+}
+
+/// Whether this is an HTTP/1.1 WebSocket handshake (`Connection: upgrade`,
+/// `Upgrade: websocket`): the one upgrade whose later bytes actix-web hands
+/// to the handler as they come.
+fn is_websocket_upgrade(req: &HttpRequest) -> bool {
+    req.version() == Version::HTTP_11
+        && req.head().upgrade()
+        && req
+            .headers()
+            .get(header::UPGRADE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+}
+
+/// Longest response head the app may send to a WebSocket handshake.
+const MAX_HEAD: usize = 64 * 1024;
+
+/// A WebSocket handshake, passed to the app over its own TCP connection;
+/// on `101 Switching Protocols` the bytes then flow both ways untouched
+/// (frames, pings, the close handshake) until either side closes.
+async fn tunnel(
+    req: &HttpRequest,
+    payload: web::Payload,
+    upstream: &Upstream,
+) -> Result<HttpResponse, String> {
+    if upstream.scheme != "http" {
+        return Err(format!(
+            "WebSockets go to http:// apps only, and {} is {}://",
+            upstream.url(),
+            upstream.scheme
+        ));
+    }
+    let stream = connect(upstream).await?;
+    let (mut read, mut write) = stream.into_split();
+    let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
+    let mut head = format!("{} {}{path} HTTP/1.1\r\n", req.method(), upstream.base);
+    for (name, value) in request_headers(req) {
+        if let Ok(v) = value.to_str() {
+            head.push_str(&format!("{name}: {v}\r\n"));
+        }
+    }
+    head.push_str("connection: upgrade\r\nupgrade: websocket\r\n\r\n");
+    write
+        .write_all(head.as_bytes())
+        .await
+        .map_err(|e| format!("sending the WebSocket handshake failed: {e}"))?;
+    let (status, headers, leftover) = read_head(&mut read).await?;
+    let mut response = HttpResponse::build(status);
+    let dropped = connection_listed(&headers);
+    let mut length = None;
+    for (name, value) in &headers {
+        let n = name.as_str();
+        if HOP_BY_HOP.contains(&n) || dropped.iter().any(|d| d == n) {
+            continue;
+        }
+        if name == header::CONTENT_LENGTH {
+            length = value.to_str().ok().and_then(|v| v.parse::<u64>().ok());
+            continue;
+        }
+        response.append_header((name.clone(), value.clone()));
+    }
+    let from_app = FromApp {
+        leftover: Some(leftover),
+        read,
+    };
+    if status != StatusCode::SWITCHING_PROTOCOLS {
+        // The app refused the upgrade: its answer, as any other.
+        return Ok(match length {
+            Some(len) => response.body(SizedStream::new(len, from_app)),
+            None => response.streaming(from_app),
+        });
+    }
+    response.upgrade("websocket");
+    // The client's side: every byte after its handshake goes to the app.
+    actix_web::rt::spawn(async move {
+        let mut payload = payload.into_inner();
+        while let Some(Ok(chunk)) =
+            std::future::poll_fn(|cx| Pin::new(&mut payload).poll_next(cx)).await
+        {
+            if write.write_all(&chunk).await.is_err() {
+                return;
+            }
+        }
+        let _ = write.shutdown().await;
+    });
+    Ok(response.streaming(from_app))
+}
+
+/// A TCP connection to the app, each address in turn ([`LoopbackFirst`]),
+/// within [`CONNECT_TIMEOUT`].
+async fn connect(upstream: &Upstream) -> Result<TcpStream, String> {
+    let addrs = LoopbackFirst
+        .lookup(&upstream.host, upstream.port)
+        .await
+        .map_err(|e| format!("cannot resolve {}: {e}", upstream.host))?;
+    let mut last = String::from("no address");
+    for addr in addrs {
+        match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
+            Ok(Ok(stream)) => return Ok(stream),
+            Ok(Err(e)) => last = format!("{addr}: {e}"),
+            Err(_) => last = format!("{addr}: no answer within {CONNECT_TIMEOUT:?}"),
+        }
+    }
+    Err(format!("connecting failed ({last})"))
+}
+
+/// Reads the app's response head: its status, its headers, and what came
+/// after the head in the same reads.
+async fn read_head(
+    read: &mut OwnedReadHalf,
+) -> Result<(StatusCode, HeaderMap, web::Bytes), String> {
+    let mut buf = Vec::with_capacity(1024);
+    let end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        if buf.len() > MAX_HEAD {
+            return Err(format!("the app's response head is over {MAX_HEAD} bytes"));
+        }
+        let mut chunk = [0u8; 4096];
+        let n = read
+            .read(&mut chunk)
+            .await
+            .map_err(|e| format!("reading the app's answer failed: {e}"))?;
+        if n == 0 {
+            return Err("the app closed the connection without answering".to_owned());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let text = String::from_utf8_lossy(&buf[..end]).into_owned();
+    let mut lines = text.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|code| code.parse::<u16>().ok())
+        .and_then(|code| StatusCode::from_u16(code).ok())
+        .ok_or_else(|| "the app's answer has no HTTP status line".to_owned())?;
+    let mut headers = HeaderMap::new();
+    for line in lines.filter(|l| !l.is_empty()) {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::try_from(name.trim()),
+            HeaderValue::from_str(value.trim()),
+        ) {
+            headers.append(n, v);
+        }
+    }
+    Ok((status, headers, web::Bytes::copy_from_slice(&buf[end..])))
+}
+
+/// The app's side of a tunnel: what came with its head, then each read.
+struct FromApp {
+    leftover: Option<web::Bytes>,
+    read: OwnedReadHalf,
+}
+
+impl Stream for FromApp {
+    type Item = Result<web::Bytes, std::io::Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if let Some(first) = self.leftover.take().filter(|b| !b.is_empty()) {
+            return Poll::Ready(Some(Ok(first)));
+        }
+        let mut buf = [0u8; 16 * 1024];
+        let mut filled = ReadBuf::new(&mut buf);
+        match Pin::new(&mut self.read).poll_read(cx, &mut filled) {
+            Poll::Ready(Ok(())) if filled.filled().is_empty() => Poll::Ready(None),
+            Poll::Ready(Ok(())) => {
+                Poll::Ready(Some(Ok(web::Bytes::copy_from_slice(filled.filled()))))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Some(Err(e))),
+            Poll::Pending => Poll::Pending,
+        }
     }
 }
 

@@ -1,7 +1,8 @@
-//! `actix-https --proxy` in front of a real Flask app (werkzeug's dev
-//! server, behind ProxyFix as its docs say), judged by Python `requests`,
-//! curl (HTTP/1.1 and HTTP/2) and raw TLS sockets: what the app sees of the
-//! client, what the client sees of the app, streaming both ways, the app
+//! `actix-https --proxy` in front of real apps (Flask on werkzeug's dev
+//! server behind ProxyFix, as its docs say; Starlette under uvicorn),
+//! judged by Python `requests`, curl (HTTP/1.1 and HTTP/2), `websockets`
+//! over `wss://` and raw TLS sockets: what the app sees of the client, what
+//! the client sees of the app, streaming both ways, WebSockets, the app
 //! being down, and client certificates forwarded with mutual TLS.
 
 use std::collections::BTreeMap;
@@ -10,17 +11,17 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use e2e::{
-    ActixHttps, Output, Server, ca_cert, curl_to, free_port, has_ipv6_loopback, pki, python,
-    read_text, require_python_modules, require_tools, url, write_file,
+    ActixHttps, Output, Server, app_python, apps_python_path, ca_cert, curl_to, free_port,
+    has_ipv6_loopback, pki, python, read_text, require_python_modules, require_tools, url,
+    write_file,
 };
 
 /// What werkzeug prints once it listens.
 const FLASK_READY: &str = "Running on";
 
-/// curl, and Flask and requests for the system's python3.
+/// curl, and Flask and requests for the apps' Python.
 fn tools() -> bool {
-    require_tools(&["curl"])
-        && require_python_modules(&[("flask", "python3-flask"), ("requests", "python3-requests")])
+    require_tools(&["curl"]) && require_python_modules(&["flask", "requests"])
 }
 
 fn scripts() -> PathBuf {
@@ -29,7 +30,7 @@ fn scripts() -> PathBuf {
 
 /// `python3 -m flask --app proxy_app run` on `host:port`.
 fn flask_command(host: &str, port: u16) -> Command {
-    let mut cmd = Command::new("python3");
+    let mut cmd = Command::new(apps_python_path());
     cmd.current_dir(scripts())
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .args(["-m", "flask", "--app", "proxy_app", "run", "--host", host])
@@ -68,7 +69,7 @@ fn requests_get(url: &str, ca: &Path, headers: &[(&str, &str)]) -> Output {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    python(
+    app_python(
         "import json, sys, requests\n\
          r = requests.get(sys.argv[1], verify=sys.argv[2], headers=json.loads(sys.argv[3]), allow_redirects=False, timeout=20)\n\
          print(r.status_code)\n\
@@ -470,4 +471,70 @@ fn a_proxy_url_that_is_not_one_is_refused_at_start_naming_it() {
             .assert_stderr_contains(needle)
             .assert_stderr_contains(&format!("--proxy {value:?}"));
     }
+}
+
+/// `python -m uvicorn starlette_app:app --proxy-headers` on `port`.
+fn uvicorn_command(port: u16) -> Command {
+    let mut cmd = Command::new(apps_python_path());
+    cmd.current_dir(scripts())
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .args(["-m", "uvicorn", "starlette_app:app", "--host", "127.0.0.1"])
+        .args(["--proxy-headers", "--port"])
+        .arg(port.to_string());
+    cmd
+}
+
+#[test]
+fn starlette_under_uvicorn_sees_https_and_websockets_echo_both_ways_and_close_cleanly() {
+    if !require_tools(&["curl"])
+        || !require_python_modules(&["uvicorn", "starlette", "websockets", "requests"])
+    {
+        return;
+    }
+    let dir = e2e::tempdir();
+    let d = dir.path();
+    let app = Server::start(
+        "uvicorn",
+        IpAddr::V4(Ipv4Addr::LOCALHOST),
+        "Uvicorn running on",
+        uvicorn_command,
+    );
+    let server = proxy_to(d, &format!("http://localhost:{}", app.port()), &[]);
+    let out = requests_get(&url(&server, "/echo"), &ca_cert(d), &[]);
+    let host = format!("localhost:{}", server.port());
+    assert_eq!(
+        out.stdout,
+        format!(
+            "200\n{{\"url\":\"https://{host}/echo\",\"client\":\"127.0.0.1\",\"host\":\"{host}\"}}"
+        )
+    );
+    // wss:// through the proxy: messages both ways (one of 200 kB), then a
+    // close from the client, and on a second connection one from the app.
+    let out = app_python(
+        "import asyncio, ssl, sys, websockets\n\
+         ca, url = sys.argv[1], sys.argv[2]\n\
+         async def main():\n\
+         \x20   ctx = ssl.create_default_context(cafile=ca)\n\
+         \x20   async with websockets.connect(url, ssl=ctx) as ws:\n\
+         \x20       await ws.send('hello')\n\
+         \x20       print(await ws.recv())\n\
+         \x20       await ws.send('x' * 200000)\n\
+         \x20       print(len(await ws.recv()))\n\
+         \x20   print('client closed', ws.close_code)\n\
+         \x20   async with websockets.connect(url, ssl=ctx) as ws:\n\
+         \x20       await ws.send('close please')\n\
+         \x20       try:\n\
+         \x20           await ws.recv()\n\
+         \x20       except websockets.ConnectionClosedOK as e:\n\
+         \x20           print('app closed', e.rcvd.code)\n\
+         asyncio.run(asyncio.wait_for(main(), 20))",
+        [ca_cert(d).to_str().unwrap(), &format!("wss://{host}/ws")],
+    )
+    .assert_success();
+    assert_eq!(
+        out.stdout,
+        "echo: hello\n200006\nclient closed 1000\napp closed 1000\n"
+    );
+    app.assert_log_contains("\"WebSocket /ws\" [accepted]");
+    app.assert_log_contains("connection closed");
 }
