@@ -14,6 +14,11 @@ app = Flask(__name__)
 app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1)
 
 
+@app.route("/")
+def index():
+    return "the Flask app's index\n"
+
+
 @app.route("/echo", methods=["GET", "POST", "PUT"])
 def echo():
     """What the app sees of the request."""

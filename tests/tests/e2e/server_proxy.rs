@@ -538,3 +538,44 @@ fn starlette_under_uvicorn_sees_https_and_websockets_echo_both_ways_and_close_cl
     app.assert_log_contains("\"WebSocket /ws\" [accepted]");
     app.assert_log_contains("connection closed");
 }
+
+#[test]
+fn chromium_loads_the_proxied_app_without_a_certificate_error_and_the_banner_curl_works() {
+    if !tools() || !require_tools(&["chromium", "certutil", "sh"]) {
+        return;
+    }
+    let dir = e2e::tempdir();
+    let d = dir.path();
+    let app = flask();
+    // From the environment, as every flag can be; zero-config certificate.
+    let server = ActixHttps::new(d)
+        .env(
+            "ACTIX_HTTPS_PROXY",
+            format!("http://127.0.0.1:{}", app.port()),
+        )
+        .start();
+    // The banner's own curl line, run as printed.
+    let log = server.log();
+    let line = log
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("try: "))
+        .unwrap_or_else(|| panic!("no `try:` line in the banner\n{log}"));
+    let printed = e2e::TestCommand::new("sh")
+        .args(["-c", line])
+        .current_dir(d)
+        .assert_success();
+    assert_eq!(printed.stdout, "the Flask app's index\n", "{line}");
+
+    let home = e2e::nss_home(&d.join("browser"));
+    e2e::TestCommand::new("certutil")
+        .arg("-A")
+        .arg("-d")
+        .arg(format!("sql:{}", home.join(".pki/nssdb").display()))
+        .args(["-n", "pki-test", "-t", "C,,", "-i"])
+        .arg(ca_cert(d))
+        .assert_success();
+    let out = e2e::chromium_dump(&home, &url(&server, "/echo"));
+    assert!(out.status.success(), "chromium failed\n{out}");
+    out.assert_stdout_contains(&format!("https://localhost:{}/echo", server.port()));
+    assert!(!out.stderr.contains("ERR_CERT"), "{out}");
+}
