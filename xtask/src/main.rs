@@ -11,6 +11,7 @@ use anyhow::{Context, Result, bail};
 use pki::{Ca, CaParams};
 
 mod bench;
+mod bench_front;
 mod bench_idle;
 
 const USAGE: &str = "\
@@ -22,7 +23,9 @@ tasks:
   fixtures [--out DIR]    write the test certificate fixtures (default: target/fixtures)
   bench [issue]           time issuance: pki vs mkcert vs the openssl CLI (needs hyperfine, mkcert)
   bench server            actix-https vs nginx: wrk and h2load (needs nginx-light, wrk, nghttp2-client)
-  bench idle              actix-https vs nginx: new clients while 600-5,000 idle connections are held";
+  bench idle              actix-https vs nginx: new clients while 600-5,000 idle connections are held
+  bench proxy             actix-https --proxy vs Caddy, nginx, local-ssl-proxy, per server-CPU-second (needs caddy, wrk)
+  bench static            actix-https --static vs Caddy file_server and nginx, per server-CPU-second";
 
 fn main() -> ExitCode {
     match run(std::env::args().skip(1).collect()) {
@@ -51,7 +54,11 @@ fn run(args: Vec<String>) -> Result<String> {
             [what] if what == "issue" => bench::issue(&project_root()),
             [what] if what == "server" => bench::server(&project_root()),
             [what] if what == "idle" => bench_idle::idle(&project_root()),
-            _ => bail!("unknown benchmark {rest:?}; choose issue, server or idle\n\n{USAGE}"),
+            [what] if what == "proxy" => bench_front::proxy(&project_root()),
+            [what] if what == "static" => bench_front::static_files(&project_root()),
+            _ => bail!(
+                "unknown benchmark {rest:?}; choose issue, server, idle, proxy or static\n\n{USAGE}"
+            ),
         },
         "-h" | "--help" | "help" => Ok(format!("{USAGE}\n")),
         other => bail!("unknown task {other:?}\n\n{USAGE}"),
