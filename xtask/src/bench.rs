@@ -262,18 +262,20 @@ pub fn server(root: &Path) -> Result<String> {
     )?;
     writeln!(
         report,
-        "Medians of {ROUNDS} rounds; in each round both servers are measured in turn. \
+        "Each server pinned to core 0, wrk and h2load on core 1; \"per CPU-s\" is keep-alive \
+         requests per second of the server's own CPU time (utime+stime). \
+         Medians of {ROUNDS} rounds; in each round both servers are measured in turn. \
          keep-alive: `wrk -t1 -c32 -d{WRK_SECONDS}s`; handshakes: {HANDSHAKE_BATCHES} × \
          `h2load -n{HANDSHAKES} -c{HANDSHAKES} -m1` (one request per connection), over HTTP/2 \
          and with `--h1` over HTTP/1.1.\n"
     )?;
     writeln!(
         report,
-        "| key | server | keep-alive req/s | p99 | handshakes/s (h2) | handshakes/s (h1) | peak RSS | req/s vs nginx | h2 handshakes vs nginx | h1 handshakes vs nginx |"
+        "| key | server | keep-alive req/s | per CPU-s | p99 | handshakes/s (h2) | handshakes/s (h1) | peak RSS | req/s vs nginx | per CPU-s vs nginx | h2 handshakes vs nginx | h1 handshakes vs nginx |"
     )?;
     writeln!(
         report,
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     )?;
     for key_type in [pki::KeyType::P256, pki::KeyType::Rsa2048] {
         let issued =
@@ -298,7 +300,7 @@ pub fn server(root: &Path) -> Result<String> {
             ours_port = free_port()?;
         }
         let nginx = Running(start_nginx(
-            &mut Command::new(&nginx_bin),
+            &mut on_core(0),
             &nginx_bin,
             dir,
             &cert,
@@ -306,7 +308,7 @@ pub fn server(root: &Path) -> Result<String> {
             nginx_port,
         )?);
         let ours = Running(start_actix_https(
-            &mut Command::new(&ours_bin),
+            &mut on_core(0),
             &ours_bin,
             dir,
             &cert,
@@ -323,8 +325,8 @@ pub fn server(root: &Path) -> Result<String> {
             warm_up(port)?;
         }
         for _ in 0..ROUNDS {
-            for (i, (_, _, port)) in servers.iter().enumerate() {
-                samples[i].push(measure(*port)?);
+            for (i, (_, running, port)) in servers.iter().enumerate() {
+                samples[i].push(measure(*port, running.0.id())?);
             }
         }
         let rows: Vec<(&str, Measured)> = servers
@@ -337,13 +339,15 @@ pub fn server(root: &Path) -> Result<String> {
         for (which, m) in &rows {
             writeln!(
                 report,
-                "| {key_type} | {which} | {:.0} | {} | {:.0} | {:.0} | {:.1} MiB | {:.2}× | {:.2}× | {:.2}× |",
+                "| {key_type} | {which} | {:.0} | {:.0} | {} | {:.0} | {:.0} | {:.1} MiB | {:.2}× | {:.2}× | {:.2}× | {:.2}× |",
                 m.requests_per_sec,
+                m.per_cpu_second,
                 format_latency(m.p99_micros),
                 m.h2_handshakes_per_sec,
                 m.h1_handshakes_per_sec,
                 m.peak_rss_kib as f64 / 1024.0,
                 m.requests_per_sec / base.requests_per_sec,
+                m.per_cpu_second / base.per_cpu_second,
                 m.h2_handshakes_per_sec / base.h2_handshakes_per_sec,
                 m.h1_handshakes_per_sec / base.h1_handshakes_per_sec,
             )?;
@@ -386,6 +390,8 @@ impl Drop for Running {
 #[derive(Debug, Clone)]
 struct Measured {
     requests_per_sec: f64,
+    /// Keep-alive requests per second of the server's own CPU time.
+    per_cpu_second: f64,
     p99_micros: f64,
     h2_handshakes_per_sec: f64,
     h1_handshakes_per_sec: f64,
@@ -405,6 +411,7 @@ impl Samples {
         let of = |f: fn(&Measured) -> f64| median(self.0.iter().map(f).collect());
         Measured {
             requests_per_sec: of(|m| m.requests_per_sec),
+            per_cpu_second: of(|m| m.per_cpu_second),
             p99_micros: of(|m| m.p99_micros),
             h2_handshakes_per_sec: of(|m| m.h2_handshakes_per_sec),
             h1_handshakes_per_sec: of(|m| m.h1_handshakes_per_sec),
@@ -447,16 +454,18 @@ fn parse_latency(text: &str) -> Option<f64> {
 
 fn warm_up(port: u16) -> Result<()> {
     let url = format!("https://127.0.0.1:{port}/health");
-    let _ = Command::new("wrk")
-        .args(["-t1", "-c8", "-d1s", &url])
+    let _ = on_core(1)
+        .args(["wrk", "-t1", "-c8", "-d1s", &url])
         .output();
     handshakes(port, false)?;
     Ok(())
 }
 
-fn measure(port: u16) -> Result<Measured> {
+fn measure(port: u16, pid: u32) -> Result<Measured> {
     let url = format!("https://127.0.0.1:{port}/health");
-    let wrk = Command::new("wrk")
+    let cpu_before = crate::bench_front::cpu_seconds(pid);
+    let wrk = on_core(1)
+        .arg("wrk")
         .args([
             "-t1",
             "-c32",
@@ -477,8 +486,15 @@ fn measure(port: u16) -> Result<Measured> {
         .find_map(|l| l.trim().strip_prefix("99%"))
         .and_then(parse_latency)
         .with_context(|| format!("wrk printed no 99% latency:\n{text}"))?;
+    let cpu = crate::bench_front::cpu_seconds(pid) - cpu_before;
+    let requests: f64 = text
+        .lines()
+        .find_map(|l| l.trim().split_once(" requests in "))
+        .and_then(|(n, _)| n.trim().parse().ok())
+        .with_context(|| format!("wrk printed no request count:\n{text}"))?;
     Ok(Measured {
         requests_per_sec,
+        per_cpu_second: requests / cpu,
         p99_micros,
         h2_handshakes_per_sec: handshakes(port, false)?,
         h1_handshakes_per_sec: handshakes(port, true)?,
@@ -492,7 +508,8 @@ fn handshakes(port: u16, http1: bool) -> Result<f64> {
     let url = format!("https://127.0.0.1:{port}/health");
     let mut seconds = 0.0;
     for _ in 0..HANDSHAKE_BATCHES {
-        let mut cmd = Command::new("h2load");
+        let mut cmd = on_core(1);
+        cmd.arg("h2load");
         if http1 {
             cmd.arg("--h1");
         }
@@ -629,6 +646,13 @@ pub(crate) fn start_nginx(
         .args(["-g", "daemon off;"])
         .spawn()
         .context("failed to start nginx")
+}
+
+/// `taskset -c CORE`, to which the program and its arguments are added.
+pub(crate) fn on_core(core: u32) -> Command {
+    let mut cmd = Command::new("taskset");
+    cmd.args(["-c", &core.to_string()]);
+    cmd
 }
 
 pub(crate) fn free_port() -> Result<u16> {

@@ -238,7 +238,7 @@ fn parse_micros(text: &str) -> Option<f64> {
 }
 
 /// utime + stime of `pid` and its child processes (nginx's workers), in seconds.
-fn cpu_seconds(pid: u32) -> f64 {
+pub(crate) fn cpu_seconds(pid: u32) -> f64 {
     let of = |pid: &str| -> f64 {
         std::fs::read_to_string(format!("/proc/{pid}/stat"))
             .ok()
