@@ -438,7 +438,7 @@ fn format_latency(micros: f64) -> String {
 }
 
 /// wrk's latency (`439.00us`, `1.52ms`, `2.01s`) in microseconds.
-fn parse_latency(text: &str) -> Option<f64> {
+pub(crate) fn parse_latency(text: &str) -> Option<f64> {
     let text = text.trim();
     let (number, scale) = if let Some(v) = text.strip_suffix("us") {
         (v, 1.0)

@@ -214,27 +214,13 @@ fn wrk(front: &Front, path: &str, seconds: u32) -> Result<Run> {
     let p99_micros = text
         .lines()
         .find_map(|l| l.trim().strip_prefix("99%"))
-        .and_then(parse_micros)
+        .and_then(crate::bench::parse_latency)
         .with_context(|| format!("wrk printed no 99% latency:\n{text}"))?;
     Ok(Run {
         requests_per_sec,
         per_cpu_second: if cpu > 0.0 { requests / cpu } else { f64::NAN },
         p99_micros,
     })
-}
-
-fn parse_micros(text: &str) -> Option<f64> {
-    let t = text.trim();
-    let (number, scale) = if let Some(n) = t.strip_suffix("us") {
-        (n, 1.0)
-    } else if let Some(n) = t.strip_suffix("ms") {
-        (n, 1e3)
-    } else if let Some(n) = t.strip_suffix('s') {
-        (n, 1e6)
-    } else {
-        return None;
-    };
-    number.trim().parse::<f64>().ok().map(|n| n * scale)
 }
 
 /// utime + stime of `pid` and its child processes (nginx's workers), in seconds.

@@ -26,7 +26,7 @@ use actix_tls::connect::{Connector as TcpConnector, Resolve, Resolver};
 use actix_web::body::{BodySize, SizedStream};
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode, Version};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
 use awc::Client;
 use futures_core::Stream;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
@@ -270,19 +270,7 @@ async fn tunnel(
         .map_err(|e| format!("sending the WebSocket handshake failed: {e}"))?;
     let (status, headers, leftover) = read_head(&mut read).await?;
     let mut response = HttpResponse::build(status);
-    let dropped = connection_listed(&headers);
-    let mut length = None;
-    for (name, value) in &headers {
-        let n = name.as_str();
-        if HOP_BY_HOP.contains(&n) || dropped.iter().any(|d| d == n) {
-            continue;
-        }
-        if name == header::CONTENT_LENGTH {
-            length = value.to_str().ok().and_then(|v| v.parse::<u64>().ok());
-            continue;
-        }
-        response.append_header((name.clone(), value.clone()));
-    }
+    let length = copy_response_headers(&headers, &mut response);
     let from_app = FromApp {
         leftover: Some(leftover),
         read,
@@ -504,20 +492,8 @@ fn connection_listed(headers: &HeaderMap) -> Vec<String> {
 /// headers; every repeated header (each `Set-Cookie`) kept, in order.
 fn relay_response(req: &HttpRequest, response: awc::ClientResponse) -> HttpResponse {
     let status = response.status();
-    let dropped = connection_listed(response.headers());
     let mut out = HttpResponse::build(status);
-    let mut length = None;
-    for (name, value) in response.headers() {
-        let n = name.as_str();
-        if HOP_BY_HOP.contains(&n) || dropped.iter().any(|d| d == n) {
-            continue;
-        }
-        if name == header::CONTENT_LENGTH {
-            length = value.to_str().ok().and_then(|v| v.parse::<u64>().ok());
-            continue;
-        }
-        out.append_header((name.clone(), value.clone()));
-    }
+    let length = copy_response_headers(response.headers(), &mut out);
     let bodiless = req.method() == Method::HEAD
         || status.is_informational()
         || status == StatusCode::NO_CONTENT
@@ -533,6 +509,26 @@ fn relay_response(req: &HttpRequest, response: awc::ClientResponse) -> HttpRespo
         Some(len) => out.body(SizedStream::new(len, response)),
         None => out.streaming(response),
     }
+}
+
+/// Copies the app's response headers to `out`, less hop-by-hop ones, every
+/// repeated one (each `Set-Cookie`) kept in order; returns the
+/// `Content-Length` the app gave, which the body carries instead.
+fn copy_response_headers(headers: &HeaderMap, out: &mut HttpResponseBuilder) -> Option<u64> {
+    let dropped = connection_listed(headers);
+    let mut length = None;
+    for (name, value) in headers {
+        let n = name.as_str();
+        if HOP_BY_HOP.contains(&n) || dropped.iter().any(|d| d == n) {
+            continue;
+        }
+        if name == header::CONTENT_LENGTH {
+            length = value.to_str().ok().and_then(|v| v.parse::<u64>().ok());
+            continue;
+        }
+        out.append_header((name.clone(), value.clone()));
+    }
+    length
 }
 
 /// The app did not answer: 502 with a page that names it and says what to
