@@ -40,7 +40,7 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Headers that describe one connection, not the message (RFC 9110 §7.6.1,
 /// plus the legacy ones proxies still meet).
-const HOP_BY_HOP: [&str; 8] = [
+const HOP_BY_HOP: [&str; 9] = [
     "connection",
     "keep-alive",
     "proxy-connection",
@@ -49,6 +49,7 @@ const HOP_BY_HOP: [&str; 8] = [
     "transfer-encoding",
     "upgrade",
     "proxy-authorization",
+    "proxy-authenticate",
 ];
 
 /// Headers only this proxy may set upstream: a client's copy is dropped.
@@ -72,15 +73,17 @@ pub struct Upstream {
 }
 
 impl Upstream {
-    /// Parses `http://HOST[:PORT][/BASE]` (or `https://`); the error says what is wrong.
+    /// Parses `http://HOST[:PORT][/BASE]`; the error says what is wrong.
     pub fn parse(url: &str) -> Result<Self, String> {
         let (scheme, rest) = if let Some(rest) = url.strip_prefix("http://") {
             ("http", rest)
-        } else if let Some(rest) = url.strip_prefix("https://") {
-            ("https", rest)
+        } else if url.starts_with("https://") {
+            return Err(format!(
+                "{url:?}: apps behind this proxy speak plain HTTP on this machine; give the app's http:// address"
+            ));
         } else {
             return Err(format!(
-                "{url:?} is not an http:// or https:// URL (e.g. http://127.0.0.1:5000)"
+                "{url:?} is not an http:// URL (e.g. http://127.0.0.1:5000)"
             ));
         };
         let (authority, base) = match rest.find('/') {
@@ -92,7 +95,7 @@ impl Upstream {
                 "{url:?}: an upstream URL takes no query or fragment"
             ));
         }
-        let default_port = if scheme == "https" { 443 } else { 80 };
+        let default_port = 80;
         let (host, port) = match authority.rsplit_once(':') {
             Some((host, port)) if !host.ends_with(':') && !port.contains(']') => {
                 let port = port.parse::<u16>().map_err(|_| {
@@ -197,7 +200,7 @@ async fn forward(req: HttpRequest, payload: web::Payload, proxy: web::Data<Proxy
     if is_websocket_upgrade(&req) {
         return tunnel(&req, payload, &proxy.upstream)
             .await
-            .unwrap_or_else(|why| bad_gateway(&req, &proxy.upstream, &why));
+            .unwrap_or_else(|failure| bad_gateway(&req, &proxy.upstream, &failure));
     }
     let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
     let uri = proxy.upstream.uri_for(path);
@@ -219,7 +222,7 @@ async fn forward(req: HttpRequest, payload: web::Payload, proxy: web::Data<Proxy
     };
     match sent {
         Ok(response) => relay_response(&req, response),
-        Err(e) => bad_gateway(&req, &proxy.upstream, &e.to_string()),
+        Err(e) => bad_gateway(&req, &proxy.upstream, &Failure::from(e)),
     }
 }
 
@@ -246,15 +249,8 @@ async fn tunnel(
     req: &HttpRequest,
     payload: web::Payload,
     upstream: &Upstream,
-) -> Result<HttpResponse, String> {
-    if upstream.scheme != "http" {
-        return Err(format!(
-            "WebSockets go to http:// apps only, and {} is {}://",
-            upstream.url(),
-            upstream.scheme
-        ));
-    }
-    let stream = connect(upstream).await?;
+) -> Result<HttpResponse, Failure> {
+    let stream = connect(upstream).await.map_err(Failure::Down)?;
     let (mut read, mut write) = stream.into_split();
     let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
     let mut head = format!("{} {}{path} HTTP/1.1\r\n", req.method(), upstream.base);
@@ -267,21 +263,48 @@ async fn tunnel(
     write
         .write_all(head.as_bytes())
         .await
-        .map_err(|e| format!("sending the WebSocket handshake failed: {e}"))?;
-    let (status, headers, leftover) = read_head(&mut read).await?;
+        .map_err(|e| Failure::Down(format!("sending the WebSocket handshake failed: {e}")))?;
+    let (status, headers, leftover) = read_head(&mut read).await.map_err(Failure::BadAnswer)?;
     let mut response = HttpResponse::build(status);
     let length = copy_response_headers(&headers, &mut response);
+    if status != StatusCode::SWITCHING_PROTOCOLS {
+        // The app refused the upgrade: its answer, as any other, framed by
+        // its length (the connection is then dropped, not kept alive).
+        let chunked = headers
+            .get(header::TRANSFER_ENCODING)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"chunked"));
+        if status.is_informational()
+            || status == StatusCode::NO_CONTENT
+            || status == StatusCode::NOT_MODIFIED
+            || req.method() == Method::HEAD
+        {
+            return Ok(response.body(actix_web::body::None::new()));
+        }
+        return match (length, chunked) {
+            (Some(len), _) => Ok(response.body(SizedStream::new(
+                len,
+                FromApp {
+                    leftover: Some(leftover),
+                    read,
+                    remaining: Some(len),
+                },
+            ))),
+            (None, false) => Ok(response.streaming(FromApp {
+                leftover: Some(leftover),
+                read,
+                remaining: None,
+            })),
+            (None, true) => Err(Failure::BadAnswer(format!(
+                "it refused the WebSocket handshake with {status} and a chunked body, \
+                 which this proxy does not relay on an upgrade request"
+            ))),
+        };
+    }
     let from_app = FromApp {
         leftover: Some(leftover),
         read,
+        remaining: None,
     };
-    if status != StatusCode::SWITCHING_PROTOCOLS {
-        // The app refused the upgrade: its answer, as any other.
-        return Ok(match length {
-            Some(len) => response.body(SizedStream::new(len, from_app)),
-            None => response.streaming(from_app),
-        });
-    }
     response.upgrade("websocket");
     // The client's side: every byte after its handshake goes to the app.
     actix_web::rt::spawn(async move {
@@ -362,29 +385,42 @@ async fn read_head(
     Ok((status, headers, web::Bytes::copy_from_slice(&buf[end..])))
 }
 
-/// The app's side of a tunnel: what came with its head, then each read.
+/// The app's side of a tunnel: what came with its head, then each read;
+/// ends at EOF, or after `remaining` bytes when the app gave a length.
 struct FromApp {
     leftover: Option<web::Bytes>,
     read: OwnedReadHalf,
+    remaining: Option<u64>,
 }
 
 impl Stream for FromApp {
     type Item = Result<web::Bytes, std::io::Error>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        if let Some(first) = self.leftover.take().filter(|b| !b.is_empty()) {
-            return Poll::Ready(Some(Ok(first)));
+        if self.remaining == Some(0) {
+            return Poll::Ready(None);
         }
-        let mut buf = [0u8; 16 * 1024];
-        let mut filled = ReadBuf::new(&mut buf);
-        match Pin::new(&mut self.read).poll_read(cx, &mut filled) {
-            Poll::Ready(Ok(())) if filled.filled().is_empty() => Poll::Ready(None),
-            Poll::Ready(Ok(())) => {
-                Poll::Ready(Some(Ok(web::Bytes::copy_from_slice(filled.filled()))))
+        let chunk = if let Some(first) = self.leftover.take().filter(|b| !b.is_empty()) {
+            first
+        } else {
+            let mut buf = [0u8; 16 * 1024];
+            let mut filled = ReadBuf::new(&mut buf);
+            match Pin::new(&mut self.read).poll_read(cx, &mut filled) {
+                Poll::Ready(Ok(())) if filled.filled().is_empty() => return Poll::Ready(None),
+                Poll::Ready(Ok(())) => web::Bytes::copy_from_slice(filled.filled()),
+                Poll::Ready(Err(e)) => return Poll::Ready(Some(Err(e))),
+                Poll::Pending => return Poll::Pending,
             }
-            Poll::Ready(Err(e)) => Poll::Ready(Some(Err(e))),
-            Poll::Pending => Poll::Pending,
-        }
+        };
+        let chunk = match self.remaining {
+            Some(left) => {
+                let take = usize::try_from(left).map_or(chunk.len(), |l| l.min(chunk.len()));
+                self.remaining = Some(left - take as u64);
+                chunk.slice(..take)
+            }
+            None => chunk,
+        };
+        Poll::Ready(Some(Ok(chunk)))
     }
 }
 
@@ -417,16 +453,20 @@ fn request_headers(req: &HttpRequest) -> Vec<(HeaderName, HeaderValue)> {
     let headers = req.headers();
     let dropped = connection_listed(headers);
     let mut out: Vec<(HeaderName, HeaderValue)> = Vec::with_capacity(headers.len() + 6);
-    let mut cookies: Vec<&str> = Vec::new();
+    let mut cookies: Vec<&[u8]> = Vec::new();
     for (name, value) in headers {
         let n = name.as_str();
-        if HOP_BY_HOP.contains(&n) || OURS.contains(&n) || dropped.iter().any(|d| d == n) {
+        // `X_Forwarded_For` is `X-Forwarded-For` to a CGI/WSGI server that
+        // maps both to HTTP_X_FORWARDED_FOR: no underscores (nginx's rule).
+        if HOP_BY_HOP.contains(&n)
+            || OURS.contains(&n)
+            || n.contains('_')
+            || dropped.iter().any(|d| d == n)
+        {
             continue;
         }
         if name == header::COOKIE {
-            if let Ok(v) = value.to_str() {
-                cookies.push(v);
-            }
+            cookies.push(value.as_bytes());
             continue;
         }
         if name == header::HOST {
@@ -434,7 +474,7 @@ fn request_headers(req: &HttpRequest) -> Vec<(HeaderName, HeaderValue)> {
         }
         out.push((name.clone(), value.clone()));
     }
-    let joined = HeaderValue::from_str(&cookies.join("; "));
+    let joined = HeaderValue::from_bytes(&cookies.join(&b"; "[..]));
     if let (false, Ok(joined)) = (cookies.is_empty(), joined) {
         out.push((header::COOKIE, joined));
     }
@@ -499,11 +539,12 @@ fn relay_response(req: &HttpRequest, response: awc::ClientResponse) -> HttpRespo
         || status == StatusCode::NO_CONTENT
         || status == StatusCode::NOT_MODIFIED;
     if bodiless {
-        if let Some(len) = length {
-            // HEAD and 304 keep the length the app announced.
-            out.no_chunking(len);
-        }
-        return out.finish();
+        // HEAD keeps the length the app announced (actix sends the head
+        // alone); 204 and 304 carry no body and, over HTTP/2, no length.
+        return match (req.method() == Method::HEAD, length) {
+            (true, Some(len)) => out.body(SizedStream::new(len, response)),
+            _ => out.body(actix_web::body::None::new()),
+        };
     }
     match length {
         Some(len) => out.body(SizedStream::new(len, response)),
@@ -531,14 +572,41 @@ fn copy_response_headers(headers: &HeaderMap, out: &mut HttpResponseBuilder) -> 
     length
 }
 
-/// The app did not answer: 502 with a page that names it and says what to
-/// do, HTML for browsers and text for the rest.
-fn bad_gateway(req: &HttpRequest, upstream: &Upstream, why: &str) -> HttpResponse {
+/// Why the client gets a 502.
+#[derive(Debug)]
+enum Failure {
+    /// No connection to the app: it is down or restarting.
+    Down(String),
+    /// Connected, but its answer could not be used.
+    BadAnswer(String),
+}
+
+impl From<awc::error::SendRequestError> for Failure {
+    fn from(e: awc::error::SendRequestError) -> Self {
+        match e {
+            awc::error::SendRequestError::Connect(c) => Failure::Down(c.to_string()),
+            other => Failure::BadAnswer(other.to_string()),
+        }
+    }
+}
+
+/// A 502 that names the app and says what to do: start it when it is
+/// down, look at it when its answer was unusable. HTML for browsers, text
+/// for the rest.
+fn bad_gateway(req: &HttpRequest, upstream: &Upstream, failure: &Failure) -> HttpResponse {
     let url = upstream.url();
-    let text = format!(
-        "502 Bad Gateway: the app at {url} did not answer ({why}).\n\
-         Start it (or wait for it to restart), then reload: the next request tries again.\n"
-    );
+    let (headline, why, advice) = match failure {
+        Failure::Down(why) => (
+            format!("the app at {url} did not answer"),
+            why,
+            "Start it (or wait for it to restart), then reload: the next request tries again.",
+        ),
+        Failure::BadAnswer(why) => (
+            format!("the app at {url} answered in a way this proxy cannot pass on"),
+            why,
+            "Look at the app's log for this request.",
+        ),
+    };
     let wants_html = req
         .headers()
         .get(header::ACCEPT)
@@ -552,17 +620,20 @@ fn bad_gateway(req: &HttpRequest, upstream: &Upstream, why: &str) -> HttpRespons
                 .replace('<', "&lt;")
                 .replace('>', "&gt;")
         };
+        let title = match failure {
+            Failure::Down(_) => format!("The app at {} is not answering", esc(&url)),
+            Failure::BadAnswer(_) => esc(&headline),
+        };
         response.content_type("text/html; charset=utf-8").body(format!(
-            "<!doctype html>\n<html lang=\"en\">\n<head><meta charset=\"utf-8\"><title>502: the app is not answering</title></head>\n\
-             <body>\n<h1>The app at {} is not answering</h1>\n<p>{}</p>\n\
-             <p>Start it (or wait for it to restart), then reload this page: the next request tries again.</p>\n</body>\n</html>\n",
-            esc(&url),
-            esc(why)
+            "<!doctype html>\n<html lang=\"en\">\n<head><meta charset=\"utf-8\"><title>502: {title}</title></head>\n\
+             <body>\n<h1>{title}</h1>\n<p>{}</p>\n<p>{}</p>\n</body>\n</html>\n",
+            esc(why),
+            esc(advice)
         ))
     } else {
         response
             .content_type("text/plain; charset=utf-8")
-            .body(text)
+            .body(format!("502 Bad Gateway: {headline} ({why}).\n{advice}\n"))
     }
 }
 
@@ -584,12 +655,25 @@ pub fn forwarded_client_cert(cert: &pki::Certificate) -> String {
     );
     for name in cert.subject_alt_names() {
         match name {
-            pki::SubjectAltName::Uri(uri) => out.push_str(&format!(";URI={uri}")),
-            pki::SubjectAltName::Dns(dns) => out.push_str(&format!(";DNS={dns}")),
+            pki::SubjectAltName::Uri(uri) => out.push_str(&format!(";URI={}", xfcc_value(&uri))),
+            pki::SubjectAltName::Dns(dns) => {
+                out.push_str(&format!(";DNS={}", xfcc_value(dns.as_str())));
+            }
             _ => {}
         }
     }
     out
+}
+
+/// A value as Envoy writes it: quoted (with `"` and `\` escaped) when it
+/// holds `,`, `;`, `=` or `"`, which would otherwise start another field or
+/// element.
+fn xfcc_value(value: &str) -> String {
+    if value.contains([',', ';', '=', '"']) {
+        format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
+    } else {
+        value.to_owned()
+    }
 }
 
 /// Percent-encodes everything but RFC 3986 unreserved characters.
@@ -621,7 +705,8 @@ mod tests {
         assert_eq!(u.url(), "http://[::1]:3000");
         assert_eq!(Upstream::parse("http://app.test").unwrap().port, 80);
         for (bad, says) in [
-            ("127.0.0.1:5000", "not an http:// or https:// URL"),
+            ("127.0.0.1:5000", "not an http:// URL"),
+            ("https://127.0.0.1:5000", "give the app's http:// address"),
             ("http://h:70000", "not a number"),
             ("http://:5000", "give the app's host"),
             ("http://h:1/a?b", "no query"),

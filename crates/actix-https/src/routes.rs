@@ -183,10 +183,13 @@ fn parse_mount<'a>(flag: &str, entry: &'a str) -> Result<(String, &'a str)> {
     }
     let trimmed = prefix.trim_end_matches('/');
     let prefix = if trimmed.is_empty() { "/" } else { trimmed };
+    // RFC 3986 path characters only (no `%`, and none of actix-router's
+    // pattern syntax, `{` `}`, which would turn a prefix into a pattern).
+    let path_char = |c: char| c.is_ascii_alphanumeric() || "-._~!$&'()*+,;=:@".contains(c);
     let bad_segment = prefix
         .split('/')
         .skip(1)
-        .find(|s| s.is_empty() || *s == "." || *s == ".." || s.contains(['?', '#', '%', '*']));
+        .find(|s| s.is_empty() || *s == "." || *s == ".." || !s.chars().all(path_char));
     if let (true, Some(segment)) = (prefix != "/", bad_segment) {
         bail!(
             "{flag} {entry:?}: the path {prefix} has a segment {segment:?} no URL prefix can have; \
@@ -223,6 +226,8 @@ mod tests {
             "/%2e=d",
             "/_actix-https=d",
             "/docs=",
+            "/a{=d",
+            "/{x}=d",
         ] {
             let err = parse_mount("--static", bad).unwrap_err().to_string();
             assert!(err.contains(bad), "{bad}: {err}");

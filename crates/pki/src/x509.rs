@@ -261,12 +261,15 @@ enum Signing {
 }
 
 impl Signing {
+    /// By the key's own type: an RSA-PSS key (which `KeyAlgorithm` counts
+    /// as RSA) signs with PSS, whose parameters only OpenSSL's builder
+    /// writes, so it is left to that path.
     fn for_key(key: &PrivateKey) -> Option<Self> {
-        match key.algorithm() {
-            KeyAlgorithm::Ecdsa { curve: "P-256" } => Some(Signing::EcdsaSha256),
-            KeyAlgorithm::Ecdsa { curve: "P-384" } => Some(Signing::EcdsaSha384),
-            KeyAlgorithm::Rsa { .. } => Some(Signing::RsaSha256),
-            KeyAlgorithm::Ed25519 => Some(Signing::Ed25519),
+        match (key.as_pkey().id(), key.algorithm()) {
+            (Id::EC, KeyAlgorithm::Ecdsa { curve: "P-256" }) => Some(Signing::EcdsaSha256),
+            (Id::EC, KeyAlgorithm::Ecdsa { curve: "P-384" }) => Some(Signing::EcdsaSha384),
+            (Id::RSA, _) => Some(Signing::RsaSha256),
+            (Id::ED25519, _) => Some(Signing::Ed25519),
             _ => None,
         }
     }
@@ -545,6 +548,23 @@ mod tests {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// An RSA-PSS CA key is not the encoder's (it would write a PKCS#1
+    /// v1.5 algorithm over a PSS signature); it is left to OpenSSL.
+    #[test]
+    fn rsa_pss_keys_are_left_to_openssl() -> Result<()> {
+        let pss = openssl::pkey_ctx::PkeyCtx::new_id(Id::RSA_PSS)
+            .and_then(|mut ctx| {
+                // OpenSSL's default size for RSA-PSS keys, 2048 bits.
+                ctx.keygen_init()?;
+                ctx.keygen()
+            })
+            .context("generate an RSA-PSS key")?;
+        assert!(Signing::for_key(&PrivateKey::from_pkey(pss)).is_none());
+        let rsa = PrivateKey::generate(crate::KeyType::Rsa2048)?;
+        assert!(matches!(Signing::for_key(&rsa), Some(Signing::RsaSha256)));
         Ok(())
     }
 

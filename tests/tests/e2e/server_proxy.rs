@@ -119,6 +119,10 @@ fn the_app_sees_https_its_host_and_the_client_and_never_a_spoofed_forwarding_hea
             ("X-Forwarded-Port", "1"),
             ("Forwarded", "for=6.6.6.6;proto=http"),
             ("X-Forwarded-Client-Cert", "Subject=\"CN=admin\""),
+            // The same names with underscores, which CGI/WSGI servers map
+            // to the same variables.
+            ("X_Forwarded_For", "6.6.6.6"),
+            ("X_Forwarded_Client_Cert", "Subject=\"CN=admin\""),
         ],
     );
     let (status, body) = out.stdout.split_once('\n').unwrap();
@@ -184,6 +188,17 @@ fn cookies_repeated_headers_redirects_and_compressed_bodies_pass_as_the_app_sent
             .filter(|l| l.starts_with("x-repeated:"))
             .collect();
         assert_eq!(repeated, ["x-repeated: one", "x-repeated: two"], "{http}");
+
+        // HEAD: the app's length, no body.
+        let out = curl_to(&server, &ca)
+            .args([http, "-sS", "-I"])
+            .arg(url(&server, "/cookies"))
+            .assert_success();
+        let headers = out.stdout.to_lowercase();
+        assert!(
+            headers.contains("content-length: 12\r\n"),
+            "{http}: HEAD lost its length\n{headers}"
+        );
 
         let out = curl_to(&server, &ca)
             .args([http, "-sS", "-D", "-", "-o", "/dev/null"])
@@ -461,7 +476,8 @@ fn a_proxy_url_that_is_not_one_is_refused_at_start_naming_it() {
     let d = dir.path();
     write_file(&d.join("x"), "");
     for (value, needle) in [
-        ("127.0.0.1:5000", "not an http:// or https:// URL"),
+        ("127.0.0.1:5000", "not an http:// URL"),
+        ("https://127.0.0.1:5000", "give the app's http:// address"),
         ("/api=http://h:99999", "not a number"),
         ("/api=", "give what to serve after the PATH"),
     ] {
@@ -537,6 +553,23 @@ fn starlette_under_uvicorn_sees_https_and_websockets_echo_both_ways_and_close_cl
     );
     app.assert_log_contains("\"WebSocket /ws\" [accepted]");
     app.assert_log_contains("connection closed");
+
+    // A path the app has no WebSocket for: its refusal reaches the client
+    // at once, not a hang on a connection the app keeps open.
+    let out = app_python(
+        "import asyncio, ssl, sys, websockets\n\
+         async def main():\n\
+         \x20   try:\n\
+         \x20       async with websockets.connect(sys.argv[2], ssl=ssl.create_default_context(cafile=sys.argv[1])):\n\
+         \x20           print('accepted?')\n\
+         \x20   except websockets.InvalidStatusCode as e:\n\
+         \x20       print('refused', e.status_code)\n\
+         asyncio.run(asyncio.wait_for(main(), 10))",
+        [ca_cert(d).to_str().unwrap(), &format!("wss://{host}/no-socket-here")],
+    )
+    .assert_success();
+    // Starlette answers a WebSocket it has no route for with 403.
+    assert_eq!(out.stdout, "refused 403\n");
 }
 
 #[test]
