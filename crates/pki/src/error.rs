@@ -87,6 +87,13 @@ pub enum Error {
         cause: io::Error,
     },
 
+    /// Two outputs were given one path.
+    #[error("the certificate and the key would both be written to {}; give each its own file", path.display())]
+    SamePath {
+        /// The path given twice.
+        path: PathBuf,
+    },
+
     /// A file that must not be overwritten is already there.
     #[error("{} already exists; move it away or choose another path", path.display())]
     AlreadyExists {

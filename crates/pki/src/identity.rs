@@ -251,6 +251,11 @@ impl Identity {
         overwrite: Overwrite,
     ) -> Result<()> {
         let (cert, key) = (cert.as_ref(), key.as_ref());
+        if cert == key {
+            return Err(Error::SamePath {
+                path: cert.to_path_buf(),
+            });
+        }
         let chain = self.chain_pem()?;
         let taken = [cert, key].into_iter().find(|p| p.exists());
         if let (Overwrite::Refuse, Some(path)) = (overwrite, taken) {
@@ -380,6 +385,14 @@ mod tests {
         assert_eq!(back.certificate(), issued.certificate());
         assert_eq!(back.intermediates(), issued.intermediates());
         assert_eq!(back.root(), issued.root());
+
+        let dir = crate::fs::test_dir()?;
+        let same = dir.path().join("both.pem");
+        let err = issued
+            .write_pem(&same, &same, None, Overwrite::Replace)
+            .unwrap_err();
+        assert!(matches!(err, Error::SamePath { .. }), "{err:?}");
+        assert!(!same.exists(), "nothing is written");
 
         let other = root.issue(&CertParams::new(["localhost"])?)?;
         let err = Identity::from_pem(&certs, &other.key().to_pem()?, None).unwrap_err();
