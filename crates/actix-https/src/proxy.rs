@@ -486,9 +486,9 @@ fn request_headers(req: &HttpRequest) -> Vec<(HeaderName, HeaderValue)> {
         .peer_addr()
         .map(|a| a.ip().to_string())
         .unwrap_or_default();
-    let mut add = |name: &str, value: &str| {
-        if let (Ok(n), Ok(v)) = (HeaderName::try_from(name), HeaderValue::from_str(value)) {
-            out.push((n, v));
+    let mut add = |name: &'static str, value: &str| {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            out.push((HeaderName::from_static(name), v));
         }
     };
     add("host", &host);
@@ -519,6 +519,9 @@ pub fn request_host(req: &HttpRequest) -> String {
 
 /// The header names a `Connection` header lists: hop-by-hop for this message.
 fn connection_listed(headers: &HeaderMap) -> Vec<String> {
+    if !headers.contains_key(header::CONNECTION) {
+        return Vec::new();
+    }
     headers
         .get_all(header::CONNECTION)
         .filter_map(|v| v.to_str().ok())
