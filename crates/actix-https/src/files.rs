@@ -49,6 +49,9 @@ pub fn static_files(mount: &str, dir: impl Into<PathBuf>) -> Files {
         .redirect_to_slash_directory()
         .try_compressed()
         .read_mode_threshold(SYNC_READ_LIMIT)
+        // No `Content-Disposition: inline; filename=…` on every file, as
+        // nginx and Caddy send none: inline is what browsers do anyway.
+        .disable_content_disposition()
         // Dots are judged by `visible` below, which lets `.well-known` through.
         .use_hidden_files()
         .path_filter(|path, _| visible(path))
