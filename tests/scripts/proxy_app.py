@@ -19,6 +19,7 @@ def index():
     return "the Flask app's index\n"
 
 
+@app.route("/api/echo", methods=["GET", "POST", "PUT"])
 @app.route("/echo", methods=["GET", "POST", "PUT"])
 def echo():
     """What the app sees of the request."""

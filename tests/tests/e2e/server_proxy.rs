@@ -612,3 +612,52 @@ fn chromium_loads_the_proxied_app_without_a_certificate_error_and_the_banner_cur
     out.assert_stdout_contains(&format!("https://localhost:{}/echo", server.port()));
     assert!(!out.stderr.contains("ERR_CERT"), "{out}");
 }
+
+#[test]
+fn an_application_s_own_server_mounts_the_proxy_and_static_files_beside_its_routes() {
+    if !tools() {
+        return;
+    }
+    let dir = e2e::tempdir();
+    let d = dir.path().to_path_buf();
+    let site = d.join("site");
+    std::fs::create_dir_all(&site).unwrap();
+    write_file(&site.join("hello.txt"), "hello from the site\n");
+    let app = flask();
+    let upstream = format!("http://127.0.0.1:{}", app.port());
+    let bin = e2e::workspace_example("actix-https", "front_door");
+    let server = {
+        let (d, site) = (d.clone(), site.clone());
+        Server::start(
+            "the front_door example",
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            "Serving ",
+            move |port| {
+                let mut cmd = Command::new(&bin);
+                cmd.arg(port.to_string()).arg(&d).arg(&upstream).arg(&site);
+                cmd
+            },
+        )
+    };
+    let ca = d.join("ca.pem");
+    let get = |path: &str, extra: &[&str]| {
+        curl_to(&server, &ca)
+            .args(["-sS", "--fail"])
+            .args(extra)
+            .current_dir(&d)
+            .arg(url(&server, path))
+            .assert_success()
+    };
+    assert_eq!(get("/own", &[]).stdout, "the program's own handler\n");
+    assert_eq!(get("/files/hello.txt", &[]).stdout, "hello from the site\n");
+    // The proxy forwards the verified client certificate; without one, none.
+    let with = echo_fields(&get("/api/echo", &["-E", "alice-bundle.pem"]).stdout);
+    let xfcc = &with["header:X-Forwarded-Client-Cert"];
+    assert!(xfcc.contains(";DNS=alice.example.test"), "{xfcc}");
+    assert_eq!(with["scheme"], "https");
+    let without = echo_fields(&get("/api/echo", &[]).stdout);
+    assert!(
+        !without.contains_key("header:X-Forwarded-Client-Cert"),
+        "{without:#?}"
+    );
+}
