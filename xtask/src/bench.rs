@@ -475,31 +475,49 @@ fn measure(port: u16, pid: u32) -> Result<Measured> {
         ])
         .output()
         .context("failed to run wrk")?;
-    let text = String::from_utf8_lossy(&wrk.stdout).into_owned();
-    let requests_per_sec = text
-        .lines()
-        .find_map(|l| l.strip_prefix("Requests/sec:"))
-        .and_then(|v| v.trim().parse().ok())
-        .with_context(|| format!("wrk printed no Requests/sec:\n{text}"))?;
-    let p99_micros = text
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("99%"))
-        .and_then(parse_latency)
-        .with_context(|| format!("wrk printed no 99% latency:\n{text}"))?;
+    let figures = WrkFigures::parse(&String::from_utf8_lossy(&wrk.stdout))?;
     let cpu = crate::bench_front::cpu_seconds(pid) - cpu_before;
-    let requests: f64 = text
-        .lines()
-        .find_map(|l| l.trim().split_once(" requests in "))
-        .and_then(|(n, _)| n.trim().parse().ok())
-        .with_context(|| format!("wrk printed no request count:\n{text}"))?;
     Ok(Measured {
-        requests_per_sec,
-        per_cpu_second: requests / cpu,
-        p99_micros,
+        requests_per_sec: figures.requests_per_sec,
+        per_cpu_second: figures.requests / cpu,
+        p99_micros: figures.p99_micros,
         h2_handshakes_per_sec: handshakes(port, false)?,
         h1_handshakes_per_sec: handshakes(port, true)?,
         peak_rss_kib: 0,
     })
+}
+
+/// What `wrk --latency` printed.
+pub(crate) struct WrkFigures {
+    /// Requests completed in the run.
+    pub(crate) requests: f64,
+    pub(crate) requests_per_sec: f64,
+    pub(crate) p99_micros: f64,
+}
+
+impl WrkFigures {
+    pub(crate) fn parse(text: &str) -> Result<Self> {
+        let requests = text
+            .lines()
+            .find_map(|l| l.trim().split_once(" requests in "))
+            .and_then(|(n, _)| n.trim().parse().ok())
+            .with_context(|| format!("wrk printed no request count:\n{text}"))?;
+        let requests_per_sec = text
+            .lines()
+            .find_map(|l| l.strip_prefix("Requests/sec:"))
+            .and_then(|v| v.trim().parse().ok())
+            .with_context(|| format!("wrk printed no Requests/sec:\n{text}"))?;
+        let p99_micros = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("99%"))
+            .and_then(parse_latency)
+            .with_context(|| format!("wrk printed no 99% latency:\n{text}"))?;
+        Ok(WrkFigures {
+            requests,
+            requests_per_sec,
+            p99_micros,
+        })
+    }
 }
 
 /// Full handshakes per second: h2load with as many clients as requests makes
@@ -683,6 +701,22 @@ mod tests {
         assert_eq!(parse_latency("fast"), None);
         assert_eq!(format_latency(439.0), "439 µs");
         assert_eq!(format_latency(1520.0), "1.52 ms");
+    }
+
+    /// What wrk 4.1 printed for a run against actix-https on this machine.
+    #[test]
+    fn wrk_output_parses_into_its_figures() -> Result<()> {
+        let text = "Running 4s test @ https://127.0.0.1:19443/health\n  1 threads and 32 connections\n  \
+                    Thread Stats   Avg      Stdev     Max   +/- Stdev\n    Latency     1.06ms  784.57us  27.29ms   94.24%\n    \
+                    Req/Sec    31.50k     7.01k   51.11k    76.25%\n  Latency Distribution\n     50%  931.00us\n     \
+                    75%    1.19ms\n     90%    1.52ms\n     99%    3.17ms\n  250263 requests in 8.00s, 24.82MB read\n\
+                    Requests/sec:  31265.02\nTransfer/sec:      3.10MB\n";
+        let figures = WrkFigures::parse(text)?;
+        assert_eq!(figures.requests, 250_263.0);
+        assert_eq!(figures.requests_per_sec, 31_265.02);
+        assert_eq!(figures.p99_micros, 3170.0);
+        assert!(WrkFigures::parse("unable to connect to 127.0.0.1:1").is_err());
+        Ok(())
     }
 
     #[test]

@@ -201,25 +201,15 @@ fn wrk(front: &Front, path: &str, seconds: u32) -> Result<Run> {
     if text.contains("Non-2xx") || text.contains("Socket errors") {
         bail!("{} answered with errors at {url}:\n{text}", front.name);
     }
-    let requests: f64 = text
-        .lines()
-        .find_map(|l| l.trim().split_once(" requests in "))
-        .and_then(|(n, _)| n.trim().parse().ok())
-        .with_context(|| format!("wrk printed no request count:\n{text}"))?;
-    let requests_per_sec = text
-        .lines()
-        .find_map(|l| l.strip_prefix("Requests/sec:"))
-        .and_then(|v| v.trim().parse().ok())
-        .with_context(|| format!("wrk printed no Requests/sec:\n{text}"))?;
-    let p99_micros = text
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("99%"))
-        .and_then(crate::bench::parse_latency)
-        .with_context(|| format!("wrk printed no 99% latency:\n{text}"))?;
+    let figures = crate::bench::WrkFigures::parse(&text)?;
     Ok(Run {
-        requests_per_sec,
-        per_cpu_second: if cpu > 0.0 { requests / cpu } else { f64::NAN },
-        p99_micros,
+        requests_per_sec: figures.requests_per_sec,
+        per_cpu_second: if cpu > 0.0 {
+            figures.requests / cpu
+        } else {
+            f64::NAN
+        },
+        p99_micros: figures.p99_micros,
     })
 }
 
