@@ -118,6 +118,11 @@ pub(crate) fn bit_string(bytes: &[u8]) -> Vec<u8> {
     tlv(BIT_STRING, &value)
 }
 
+/// `[n] EXPLICIT` around an encoded value.
+pub(crate) fn explicit(n: u8, inner: &[u8]) -> Vec<u8> {
+    tlv(CONTEXT_0_CONSTRUCTED | n, inner)
+}
+
 /// An OCTET STRING.
 pub(crate) fn octet_string(bytes: &[u8]) -> Vec<u8> {
     tlv(OCTET_STRING, bytes)

@@ -161,9 +161,52 @@ impl PrivateKey {
 
     /// PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`); replaces `openssl pkey -out`.
     pub fn to_pem(&self) -> Result<Vec<u8>> {
+        if let Some(der) = self.ec_pkcs8()? {
+            return Ok(pem::encode("PRIVATE KEY", &der));
+        }
         self.pkey
             .private_key_to_pem_pkcs8()
             .context("encode the key as PKCS#8 PEM")
+    }
+
+    /// A P-256 or P-384 key's PKCS#8, encoded here byte for byte as OpenSSL
+    /// writes it (OpenSSL 3.0's encoder costs as much as generating the
+    /// key): `PrivateKeyInfo { 0, { id-ecPublicKey, curve }, ECPrivateKey
+    /// { 1, d, [1] publicKey } }` (RFC 5915, RFC 5208). `None` for other keys.
+    fn ec_pkcs8(&self) -> Result<Option<Vec<u8>>> {
+        use crate::der;
+        if self.pkey.id() != Id::EC {
+            return Ok(None);
+        }
+        let ec = self.pkey.ec_key().context("read the EC key")?;
+        let (curve, len) = match ec.group().curve_name() {
+            Some(Nid::X9_62_PRIME256V1) => (der::P256, 32),
+            Some(Nid::SECP384R1) => (der::P384, 48),
+            _ => return Ok(None),
+        };
+        let secret = ec
+            .private_key()
+            .to_vec_padded(len)
+            .context("encode the private scalar")?;
+        let mut ctx = openssl::bn::BigNumContext::new().context("start encoding the key")?;
+        let point = ec
+            .public_key()
+            .to_bytes(
+                ec.group(),
+                openssl::ec::PointConversionForm::UNCOMPRESSED,
+                &mut ctx,
+            )
+            .context("encode the public key")?;
+        let ec_private = der::sequence(&[
+            &der::integer(&[1]),
+            &der::octet_string(&secret),
+            &der::explicit(1, &der::bit_string(&point)),
+        ]);
+        Ok(Some(der::sequence(&[
+            &der::integer(&[0]),
+            &der::sequence(&[&der::oid(der::EC_PUBLIC_KEY), &der::oid(curve)]),
+            &der::octet_string(&ec_private),
+        ])))
     }
 
     /// PKCS#8 DER; replaces `openssl pkey -outform DER`.
@@ -503,5 +546,29 @@ mod tests {
         for kt in KeyType::ALL {
             assert_eq!(kt.as_str().parse(), Ok(kt));
         }
+    }
+
+    /// The PKCS#8 pki writes for P-256 and P-384 keys is byte for byte
+    /// OpenSSL's, and reads back as the same key.
+    #[test]
+    fn ec_pkcs8_is_openssls() -> Result<()> {
+        for kt in [KeyType::P256, KeyType::P384] {
+            for _ in 0..20 {
+                let key = PrivateKey::generate(kt)?;
+                let ours = key.to_pem()?;
+                let theirs = key
+                    .pkey
+                    .private_key_to_pem_pkcs8()
+                    .context("encode with OpenSSL")?;
+                assert_eq!(
+                    String::from_utf8_lossy(&ours),
+                    String::from_utf8_lossy(&theirs),
+                    "{kt}"
+                );
+                let back = PrivateKey::from_pem(&ours)?;
+                assert!(back.pkey.public_eq(&key.pkey), "{kt}");
+            }
+        }
+        Ok(())
     }
 }

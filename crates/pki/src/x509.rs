@@ -226,11 +226,14 @@ pub(crate) struct IssuerParts {
     pub(crate) name: Vec<u8>,
     /// The issuer's subjectKeyIdentifier, for the leaf's authorityKeyIdentifier.
     pub(crate) key_id: Option<Vec<u8>>,
+    /// The end of the issuer's validity, which no leaf may pass.
+    pub(crate) not_after: SystemTime,
 }
 
 impl IssuerParts {
     pub(crate) fn of(issuer: &X509) -> Result<Self> {
         Ok(IssuerParts {
+            not_after: crate::time::to_system_time(issuer.not_after()),
             name: issuer
                 .subject_name()
                 .to_der()
@@ -326,8 +329,7 @@ pub(crate) fn sign_leaf<T: HasPublic>(
     use crate::der;
     check_order(leaf.not_before, leaf.not_after)?;
     let (start, end) = (encodable(leaf.not_before)?, encodable(leaf.not_after)?);
-    let spki = subject_public_key_info(public)?;
-    let key_id = key_identifier(&spki)?;
+    let (spki, key_id) = subject_public_key_info(public)?;
     let key_encipherment = matches!(public.id(), Id::RSA);
     let mut extensions = vec![
         der::extension(der::BASIC_CONSTRAINTS, true, &der::NOT_A_CA),
@@ -386,10 +388,12 @@ fn random_serial_bytes() -> Result<[u8; (SERIAL_BITS / 8) as usize]> {
     }
 }
 
-/// The SubjectPublicKeyInfo of a key, DER. P-256 and P-384 keys are
-/// encoded here from their point (OpenSSL 3.0's encoder costs as much as
-/// generating the key); any other goes through OpenSSL.
-fn subject_public_key_info<T: HasPublic>(public: &PKeyRef<T>) -> Result<Vec<u8>> {
+/// The SubjectPublicKeyInfo of a key, DER, and its key identifier (the
+/// SHA-1 of the subjectPublicKey bits, RFC 5280 §4.2.1.2 method 1, as
+/// OpenSSL computes it). P-256 and P-384 keys are encoded here from their
+/// point (OpenSSL 3.0's encoder costs as much as generating the key); any
+/// other goes through OpenSSL.
+fn subject_public_key_info<T: HasPublic>(public: &PKeyRef<T>) -> Result<(Vec<u8>, [u8; 20])> {
     use crate::der;
     if public.id() == Id::EC {
         let ec = public.ec_key().context("read the EC public key")?;
@@ -404,13 +408,18 @@ fn subject_public_key_info<T: HasPublic>(public: &PKeyRef<T>) -> Result<Vec<u8>>
                 .public_key()
                 .to_bytes(ec.group(), PointConversionForm::UNCOMPRESSED, &mut ctx)
                 .context("encode the public key")?;
-            return Ok(der::sequence(&[
+            let spki = der::sequence(&[
                 &der::sequence(&[&der::oid(der::EC_PUBLIC_KEY), &der::oid(curve)]),
                 &der::bit_string(&point),
-            ]));
+            ]);
+            return Ok((spki, openssl::sha::sha1(&point)));
         }
     }
-    public.public_key_to_der().context("encode the public key")
+    let spki = public
+        .public_key_to_der()
+        .context("encode the public key")?;
+    let key_id = key_identifier(&spki)?;
+    Ok((spki, key_id))
 }
 
 /// The key identifier of a SubjectPublicKeyInfo: the SHA-1 of its

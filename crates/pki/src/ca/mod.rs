@@ -470,7 +470,7 @@ impl Ca {
         not_after: Option<SystemTime>,
         default_days: u32,
     ) -> Result<(SystemTime, SystemTime)> {
-        let issuer_end = self.cert.not_after();
+        let issuer_end = self.issuer_parts()?.not_after;
         let not_before = not_before.unwrap_or_else(default_not_before);
         // An expired CA issues nothing by default (the backdated start could
         // otherwise hide an end a few minutes ago); an explicit end before
