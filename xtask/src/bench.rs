@@ -610,9 +610,9 @@ pub(crate) fn nginx_binary() -> PathBuf {
     }
 }
 
-/// Starts nginx (one worker, TLS on `port`) through `launcher`: a plain
-/// `Command::new(nginx)`, or a wrapper such as `taskset -c 0` to which the
-/// nginx binary is added.
+/// Starts nginx (one worker, TLS on `port`, `GET /health` answered `ok`)
+/// through `launcher`: a plain `Command::new(nginx)`, or a wrapper such as
+/// `taskset -c 0` to which the nginx binary is added.
 pub(crate) fn start_nginx(
     launcher: &mut Command,
     nginx: &Path,
@@ -621,8 +621,31 @@ pub(crate) fn start_nginx(
     key: &Path,
     port: u16,
 ) -> Result<std::process::Child> {
-    let prefix = dir.join(format!("nginx-{port}"));
-    pki::fs::create_private_dir(&prefix)?;
+    let server = format!(
+        "ssl_protocols TLSv1.2 TLSv1.3;\n\
+         ssl_session_cache shared:SSL:10m;\n\
+         server {{\n\
+           listen 127.0.0.1:{port} ssl http2;\n\
+           ssl_certificate {cert};\n\
+           ssl_certificate_key {key};\n\
+           location = /health {{ default_type text/plain; return 200 \"ok\\n\"; }}\n\
+         }}\n",
+        cert = cert.display(),
+        key = key.display(),
+    );
+    run_nginx(launcher, nginx, &dir.join(format!("nginx-{port}")), &server)
+}
+
+/// Runs nginx with one worker and its files in `prefix`, `http` (servers,
+/// upstreams) inside its `http` block, through `launcher` as in
+/// [`start_nginx`]: the one nginx configuration every benchmark shares.
+pub(crate) fn run_nginx(
+    launcher: &mut Command,
+    nginx: &Path,
+    prefix: &Path,
+    http: &str,
+) -> Result<std::process::Child> {
+    pki::fs::create_private_dir(prefix)?;
     let conf = prefix.join("nginx.conf");
     let text = format!(
         "worker_processes 1;\n\
@@ -634,18 +657,9 @@ pub(crate) fn start_nginx(
            access_log off;\n\
            client_body_temp_path {p}; proxy_temp_path {p}; fastcgi_temp_path {p}; uwsgi_temp_path {p}; scgi_temp_path {p};\n\
            keepalive_requests 1000000;\n\
-           ssl_protocols TLSv1.2 TLSv1.3;\n\
-           ssl_session_cache shared:SSL:10m;\n\
-           server {{\n\
-             listen 127.0.0.1:{port} ssl http2;\n\
-             ssl_certificate {cert};\n\
-             ssl_certificate_key {key};\n\
-             location = /health {{ default_type text/plain; return 200 \"ok\\n\"; }}\n\
-           }}\n\
+           {http}\n\
          }}\n",
         p = prefix.display(),
-        cert = cert.display(),
-        key = key.display(),
     );
     pki::fs::write_atomic(
         &conf,
@@ -658,7 +672,7 @@ pub(crate) fn start_nginx(
     }
     launcher
         .arg("-p")
-        .arg(&prefix)
+        .arg(prefix)
         .arg("-c")
         .arg(&conf)
         .args(["-g", "daemon off;"])
@@ -715,7 +729,11 @@ mod tests {
         assert_eq!(figures.requests, 250_263.0);
         assert_eq!(figures.requests_per_sec, 31_265.02);
         assert_eq!(figures.p99_micros, 3170.0);
-        assert!(WrkFigures::parse("unable to connect to 127.0.0.1:1").is_err());
+        let err = WrkFigures::parse("unable to connect to 127.0.0.1:1")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.starts_with("wrk printed no request count"), "{err}");
         Ok(())
     }
 

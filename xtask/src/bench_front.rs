@@ -16,7 +16,7 @@ use std::process::{Child, Command, Stdio};
 use anyhow::{Context, Result, bail};
 
 use crate::bench::{
-    Running, build_release, free_port, nginx_binary, on_path, peak_rss_kib, save_report,
+    Running, build_release, free_port, nginx_binary, on_path, peak_rss_kib, run_nginx, save_report,
     wait_for_port,
 };
 
@@ -334,33 +334,20 @@ impl Setup {
     /// nginx with `http_extra` in its `http` block and `locations` in its TLS server.
     fn nginx(&self, http_extra: &str, locations: &str) -> Result<Front> {
         let port = free_port()?;
-        let prefix = self.dir.join(format!("nginx-{port}"));
-        pki::fs::create_private_dir(&prefix)?;
-        let conf = prefix.join("nginx.conf");
-        let text = format!(
-            "worker_processes 1;\npid {p}/nginx.pid;\nerror_log {p}/error.log;\nevents {{ worker_connections 4096; }}\n\
-             http {{\n  access_log off;\n  client_body_temp_path {p}; proxy_temp_path {p}; fastcgi_temp_path {p}; uwsgi_temp_path {p}; scgi_temp_path {p};\n\
-               keepalive_requests 1000000;\n  ssl_protocols TLSv1.2 TLSv1.3;\n  ssl_session_cache shared:SSL:10m;\n  sendfile on;\n\
-               {http_extra}\n  server {{\n    listen 127.0.0.1:{port} ssl http2;\n    ssl_certificate {cert};\n    ssl_certificate_key {key};\n    {locations}\n  }}\n}}\n",
-            p = prefix.display(),
+        let http = format!(
+            "ssl_protocols TLSv1.2 TLSv1.3;\n  ssl_session_cache shared:SSL:10m;\n  sendfile on;\n  {http_extra}\n  \
+             server {{\n    listen 127.0.0.1:{port} ssl http2;\n    ssl_certificate {cert};\n    ssl_certificate_key {key};\n    {locations}\n  }}",
             cert = self.cert.display(),
             key = self.key.display(),
         );
-        pki::fs::write_atomic(
-            &conf,
-            text.as_bytes(),
-            pki::fs::Secrecy::Public,
-            pki::fs::Overwrite::Replace,
+        let mut on_core_0 = crate::bench::on_core(0);
+        on_core_0.stdout(Stdio::null()).stderr(Stdio::null());
+        let child = run_nginx(
+            &mut on_core_0,
+            &nginx_binary(),
+            &self.dir.join(format!("nginx-{port}")),
+            &http,
         )?;
-        let child = self
-            .on_core_0(nginx_binary())
-            .arg("-p")
-            .arg(&prefix)
-            .arg("-c")
-            .arg(&conf)
-            .args(["-g", "daemon off;"])
-            .spawn()
-            .context("failed to start nginx")?;
         Ok(Front {
             name: "nginx",
             port,
@@ -409,31 +396,15 @@ impl Setup {
 
 /// The upstream app: nginx answering `ok` over plain HTTP, on core 1.
 fn start_upstream(dir: &Path, port: u16) -> Result<Child> {
-    let prefix = dir.join("upstream");
-    pki::fs::create_private_dir(&prefix)?;
-    let conf = prefix.join("nginx.conf");
-    let text = format!(
-        "worker_processes 1;\npid {p}/nginx.pid;\nerror_log {p}/error.log;\nevents {{ worker_connections 4096; }}\n\
-         http {{\n  access_log off;\n  client_body_temp_path {p}; proxy_temp_path {p}; fastcgi_temp_path {p}; uwsgi_temp_path {p}; scgi_temp_path {p};\n\
-           keepalive_requests 1000000;\n  server {{\n    listen 127.0.0.1:{port};\n    location / {{ default_type text/plain; return 200 \"ok\\n\"; }}\n  }}\n}}\n",
-        p = prefix.display(),
-    );
-    pki::fs::write_atomic(
-        &conf,
-        text.as_bytes(),
-        pki::fs::Secrecy::Public,
-        pki::fs::Overwrite::Replace,
-    )?;
-    Command::new("taskset")
-        .args(["-c", "1"])
-        .arg(nginx_binary())
-        .arg("-p")
-        .arg(&prefix)
-        .arg("-c")
-        .arg(&conf)
-        .args(["-g", "daemon off;"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .context("failed to start the upstream nginx")
+    let mut on_core_1 = crate::bench::on_core(1);
+    on_core_1.stdout(Stdio::null()).stderr(Stdio::null());
+    run_nginx(
+        &mut on_core_1,
+        &nginx_binary(),
+        &dir.join("upstream"),
+        &format!(
+            "server {{ listen 127.0.0.1:{port}; location / {{ default_type text/plain; return 200 \"ok\\n\"; }} }}"
+        ),
+    )
+    .context("failed to start the upstream nginx")
 }

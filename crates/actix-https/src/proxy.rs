@@ -65,7 +65,6 @@ const OURS: [&str; 6] = [
 /// Where requests go: `http://127.0.0.1:5000`, with an optional base path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Upstream {
-    scheme: &'static str,
     host: String,
     port: u16,
     /// Prepended to every request path (`""` when the URL has none).
@@ -75,8 +74,8 @@ pub struct Upstream {
 impl Upstream {
     /// Parses `http://HOST[:PORT][/BASE]`; the error says what is wrong.
     pub fn parse(url: &str) -> Result<Self, String> {
-        let (scheme, rest) = if let Some(rest) = url.strip_prefix("http://") {
-            ("http", rest)
+        let rest = if let Some(rest) = url.strip_prefix("http://") {
+            rest
         } else if url.starts_with("https://") {
             return Err(format!(
                 "{url:?}: apps behind this proxy speak plain HTTP on this machine; give the app's http:// address"
@@ -95,7 +94,6 @@ impl Upstream {
                 "{url:?}: an upstream URL takes no query or fragment"
             ));
         }
-        let default_port = 80;
         let (host, port) = match authority.rsplit_once(':') {
             Some((host, port)) if !host.ends_with(':') && !port.contains(']') => {
                 let port = port.parse::<u16>().map_err(|_| {
@@ -103,7 +101,7 @@ impl Upstream {
                 })?;
                 (host, port)
             }
-            _ => (authority, default_port),
+            _ => (authority, 80),
         };
         let host = host.trim_start_matches('[').trim_end_matches(']');
         if host.is_empty() || port == 0 {
@@ -112,7 +110,6 @@ impl Upstream {
             ));
         }
         Ok(Upstream {
-            scheme,
             host: host.to_ascii_lowercase(),
             port,
             base: base.to_owned(),
@@ -126,7 +123,7 @@ impl Upstream {
         } else {
             self.host.clone()
         };
-        format!("{}://{host}:{}{}", self.scheme, self.port, self.base)
+        format!("http://{host}:{}{}", self.port, self.base)
     }
 
     fn uri_for(&self, path_and_query: &str) -> String {

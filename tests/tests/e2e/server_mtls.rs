@@ -33,7 +33,7 @@ pub(crate) struct Refusal {
     pub(crate) tls13_alert: &'static str,
 }
 
-const NO_CERT: Refusal = Refusal {
+pub(crate) const NO_CERT: Refusal = Refusal {
     tls12_code: 35,
     tls12_alert: "alert handshake failure",
     tls13_alert: "alert certificate required",

@@ -16,6 +16,8 @@ use e2e::{
     write_file,
 };
 
+use crate::server_mtls::{NO_CERT, assert_client_refused};
+
 /// What werkzeug prints once it listens.
 const FLASK_READY: &str = "Running on";
 
@@ -458,11 +460,7 @@ fn with_mutual_tls_the_app_sees_the_client_certificate_and_clients_without_one_n
 
     // No certificate: refused in the handshake; the app never hears of it.
     let before = app.log();
-    let out = curl_to(&server, &client_ca)
-        .args(["-sS"])
-        .arg(url(&server, "/echo"))
-        .output();
-    assert!(!out.status.success(), "{out}");
+    assert_client_refused(&server, &client_ca, None, &NO_CERT);
     assert_eq!(
         app.log(),
         before,

@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use e2e::{Server, TestResult, curl, mode, require_tools, tempdir};
 use openssl::ssl::{
-    HandshakeError, SslAcceptor, SslConnector, SslMethod, SslStream, SslVerifyMode,
+    HandshakeError, SslAcceptor, SslAcceptorBuilder, SslConnector, SslMethod, SslStream,
+    SslVerifyMode,
 };
 use pki::testing::TestCa;
 use pki::{Identity, Overwrite};
@@ -29,14 +30,14 @@ const GREETING: &[u8] = b"hello over mutual TLS\n";
 /// the handshake failed.
 type ServerSide = Result<String, String>;
 
-/// Serves one connection on 127.0.0.1 with `server` and trusting `ca`,
-/// requiring a client certificate. Returns the port and the thread, which
-/// answers `GREETING` to a client it accepted.
-fn serve_once(ca: &TestCa, server: &Identity) -> (u16, thread::JoinHandle<ServerSide>) {
+/// Serves one TLS connection on 127.0.0.1 with an acceptor `setup`
+/// configured, and `talk`s over it. Returns the port and the thread.
+fn serve_one<T: Send + 'static>(
+    setup: impl FnOnce(&mut SslAcceptorBuilder),
+    talk: impl FnOnce(&mut SslStream<TcpStream>) -> Result<T, String> + Send + 'static,
+) -> (u16, thread::JoinHandle<Result<T, String>>) {
     let mut acceptor = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls()).unwrap();
-    server.configure(&mut acceptor).unwrap();
-    ca.trust(&mut acceptor).unwrap();
-    acceptor.set_verify(SslVerifyMode::PEER | SslVerifyMode::FAIL_IF_NO_PEER_CERT);
+    setup(&mut acceptor);
     let acceptor = acceptor.build();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -46,16 +47,33 @@ fn serve_once(ca: &TestCa, server: &Identity) -> (u16, thread::JoinHandle<Server
         let mut tls = acceptor
             .accept(stream)
             .map_err(|e| handshake_error_text(&e))?;
-        let subject = tls
-            .ssl()
-            .peer_certificate()
-            .map(|c| pki::Certificate::from_x509(c).subject())
-            .ok_or("no client certificate after the handshake")?;
-        tls.write_all(GREETING).map_err(|e| e.to_string())?;
+        let result = talk(&mut tls);
         let _ = tls.shutdown();
-        Ok(subject)
+        result
     });
     (port, handle)
+}
+
+/// Serves one connection with `server` and trusting `ca`, requiring a
+/// client certificate; answers `GREETING` to a client it accepted and
+/// returns its subject.
+fn serve_once(ca: &TestCa, server: &Identity) -> (u16, thread::JoinHandle<ServerSide>) {
+    serve_one(
+        |acceptor| {
+            server.configure(acceptor).unwrap();
+            ca.trust(acceptor).unwrap();
+            acceptor.set_verify(SslVerifyMode::PEER | SslVerifyMode::FAIL_IF_NO_PEER_CERT);
+        },
+        |tls| {
+            let subject = tls
+                .ssl()
+                .peer_certificate()
+                .map(|c| pki::Certificate::from_x509(c).subject())
+                .ok_or("no client certificate after the handshake")?;
+            tls.write_all(GREETING).map_err(|e| e.to_string())?;
+            Ok(subject)
+        },
+    )
 }
 
 /// Where [`write_identity`] put an identity's files.
@@ -352,19 +370,9 @@ fn identities_from_a_child_ca_send_the_intermediate() -> TestResult {
 /// Serves one HTTP/1.1 request on 127.0.0.1 from an `SslAcceptor` set up
 /// by `setup`, as a program using the openssl crate directly would.
 fn serve_http_once(
-    setup: impl FnOnce(&mut openssl::ssl::SslAcceptorBuilder),
+    setup: impl FnOnce(&mut SslAcceptorBuilder),
 ) -> (u16, thread::JoinHandle<ServerSide>) {
-    let mut acceptor = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls()).unwrap();
-    setup(&mut acceptor);
-    let acceptor = acceptor.build();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let handle = thread::spawn(move || {
-        let (stream, _) = listener.accept().map_err(|e| e.to_string())?;
-        set_timeouts(&stream);
-        let mut tls = acceptor
-            .accept(stream)
-            .map_err(|e| handshake_error_text(&e))?;
+    serve_one(setup, |tls| {
         let mut request = Vec::new();
         let mut buf = [0u8; 1024];
         while !request.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -376,10 +384,8 @@ fn serve_http_once(
         }
         tls.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 22\r\nConnection: close\r\n\r\nhello over the chain\r\n")
             .map_err(|e| e.to_string())?;
-        let _ = tls.shutdown();
         Ok(String::from_utf8_lossy(&request).into_owned())
-    });
-    (port, handle)
+    })
 }
 
 /// The user's program from the issue: a leaf from an intermediate of a
