@@ -25,12 +25,7 @@ pub struct LocalIdentity {
 
 /// Finds or makes the default certificate; `url` is where it will be served.
 pub fn local_identity(ca_dir: Option<&Path>, url: &str) -> Result<LocalIdentity> {
-    let dir = match ca_dir {
-        Some(d) => d.to_path_buf(),
-        None => pki::ca::default_dir(|k| std::env::var_os(k)).context(
-            "cannot tell where the local CA lives: set CAROOT or HOME, or pass --ca-dir DIR",
-        )?,
-    };
+    let dir = ca_dir_or_default(ca_dir)?;
     let found = Ca::load_or_create(&dir, &CaParams::new(), None).map_err(|e| match e {
         pki::Error::PassphraseRequired { .. } => anyhow::anyhow!(
             "the local CA key in {} is encrypted, so no certificate can be issued unattended; \
@@ -73,6 +68,16 @@ pub fn local_identity(ca_dir: Option<&Path>, url: &str) -> Result<LocalIdentity>
     }
     notes.push(format!("try: curl --cacert '{}' {url}", ca_cert.display()));
     Ok(LocalIdentity { cert, key, notes })
+}
+
+/// `--ca-dir`, else where `pki` keeps the local CA.
+pub fn ca_dir_or_default(ca_dir: Option<&Path>) -> Result<PathBuf> {
+    match ca_dir {
+        Some(d) => Ok(d.to_path_buf()),
+        None => pki::ca::default_dir(|k| std::env::var_os(k)).context(
+            "cannot tell where the local CA lives: set CAROOT or HOME, or pass --ca-dir DIR",
+        ),
+    }
 }
 
 /// Why the stored certificate cannot be served again, if it cannot.

@@ -158,6 +158,54 @@ struct Args {
     /// The local CA directory (default: $CAROOT, else $XDG_DATA_HOME/pki, else ~/.local/share/pki).
     #[arg(long, env = "ACTIX_HTTPS_CA_DIR", value_name = "DIR")]
     ca_dir: Option<PathBuf>,
+    /// Serve an ACME (RFC 8555) directory at /acme/directory, issuing from
+    /// the local CA (--ca-dir): certbot, lego, Caddy and cert-manager get
+    /// certificates from it. The setup for each is at /acme.
+    #[arg(long, env = "ACTIX_HTTPS_ACME", conflicts_with = "http")]
+    acme: bool,
+    /// Lifetime of ACME certificates, in days (never past the CA's end).
+    #[arg(long, env = "ACTIX_HTTPS_ACME_DAYS", value_name = "DAYS", default_value_t = pki_acme::DEFAULT_DAYS)]
+    acme_days: u32,
+    /// Port http-01 validation connects to.
+    #[arg(
+        long,
+        env = "ACTIX_HTTPS_ACME_HTTP_PORT",
+        value_name = "PORT",
+        default_value_t = 80
+    )]
+    acme_http_port: u16,
+    /// Port tls-alpn-01 validation connects to.
+    #[arg(
+        long,
+        env = "ACTIX_HTTPS_ACME_TLS_PORT",
+        value_name = "PORT",
+        default_value_t = 443
+    )]
+    acme_tls_port: u16,
+    /// DNS server validation asks (for dns-01 and for names), instead of
+    /// the system's. `*.localhost` is loopback without asking.
+    #[arg(long, env = "ACTIX_HTTPS_ACME_RESOLVER", value_name = "HOST:PORT")]
+    acme_resolver: Option<SocketAddr>,
+    /// Issue only for names under this DNS suffix or addresses in this
+    /// network (team.test, 10.0.0.0/8). Repeatable; ';'-separated in the
+    /// environment variable.
+    #[arg(
+        long = "acme-allow",
+        env = "ACTIX_HTTPS_ACME_ALLOW",
+        value_name = "SUFFIX|CIDR",
+        value_delimiter = ';'
+    )]
+    acme_allow: Vec<String>,
+    /// Require external account binding: KEYID=FILE, the file holding the
+    /// base64url MAC key given to the team (certbot --eab-kid/--eab-hmac-key).
+    /// Repeatable.
+    #[arg(
+        long = "acme-eab",
+        env = "ACTIX_HTTPS_ACME_EAB",
+        value_name = "KEYID=FILE",
+        value_delimiter = ';'
+    )]
+    acme_eab: Vec<String>,
     /// How often to check the certificate files for changes, in milliseconds.
     #[arg(
         long,
@@ -181,6 +229,9 @@ const DEFAULT_MAX_HANDSHAKES: u32 = 25_000;
 /// milliseconds; 10 s (actix's default is 3) leaves room for a slow machine
 /// or a debugger and still frees the slot of one that never speaks.
 const DEFAULT_HANDSHAKE_TIMEOUT_SECS: u64 = 10;
+
+/// Where `--acme` serves: the directory is `/acme/directory`.
+const ACME_PATH: &str = "/acme";
 
 /// HSTS as Mozilla's server-side TLS guidelines give it: two years.
 const HSTS: &str = "max-age=63072000; includeSubDomains";
@@ -220,6 +271,7 @@ fn run(args: Args) -> Result<()> {
 /// served where, what to print.
 struct Plan {
     tls: Option<TlsServer>,
+    acme: Option<pki_acme::Acme>,
     binds: Vec<SocketAddr>,
     routes: routes::Routes,
     notes: Vec<String>,
@@ -240,6 +292,7 @@ impl Plan {
         if args.http {
             return Ok(Plan {
                 tls: None,
+                acme: None,
                 binds,
                 routes,
                 notes: vec!["plain HTTP: nothing is encrypted".to_owned()],
@@ -309,13 +362,62 @@ impl Plan {
         }
         let builder =
             builder.reload_every(Duration::from_millis(args.reload_ms.max(50)), report_reload);
+        // After the identity: the default one creates the CA on first run.
+        let acme = if args.acme {
+            Some(acme_server(args)?)
+        } else {
+            None
+        };
         Ok(Plan {
             tls: Some(builder.build()?),
+            acme,
             binds,
             routes,
             notes,
         })
     }
+}
+
+/// The ACME server of `--acme`, over the local CA.
+fn acme_server(args: &Args) -> Result<pki_acme::Acme> {
+    let dir = defaults::ca_dir_or_default(args.ca_dir.as_deref())?;
+    let mut builder = pki_acme::Acme::builder(&dir)
+        .days(args.acme_days)
+        .validator(pki_acme::Validator {
+            http_port: args.acme_http_port,
+            tls_port: args.acme_tls_port,
+            resolver: args.acme_resolver,
+        });
+    for entry in &args.acme_allow {
+        let allow = entry
+            .parse::<pki_acme::Allow>()
+            .map_err(|why| anyhow::anyhow!("--acme-allow {why}"))?;
+        builder = builder.allow(allow);
+    }
+    for entry in &args.acme_eab {
+        let Some((kid, file)) = entry.split_once('=') else {
+            bail!("--acme-eab {entry:?}: write KEYID=FILE, the file holding the base64url MAC key");
+        };
+        let text = pki::fs::read_secret(std::path::Path::new(file))
+            .with_context(|| format!("--acme-eab {kid}"))?;
+        let text = String::from_utf8_lossy(&text);
+        let key = pki_acme::jws::unb64(text.trim().trim_end_matches('='), "the MAC key").map_err(
+            |p| {
+                anyhow::anyhow!(
+                    "--acme-eab {kid}: {file}: {}; write the key as base64url",
+                    p.detail
+                )
+            },
+        )?;
+        if key.len() < 16 {
+            bail!(
+                "--acme-eab {kid}: {file}: the MAC key is {} bytes; give at least 16 random bytes (openssl rand -base64 32 | tr '+/' '-_')",
+                key.len()
+            );
+        }
+        builder = builder.external_account(kid, key);
+    }
+    builder.build().context("--acme")
 }
 
 /// Each connection is a file descriptor, and the usual soft limit of 1,024
@@ -411,8 +513,10 @@ async fn serve(args: Args, plan: Plan) -> Result<()> {
     let redirect_port = args.redirect_http.filter(|_| plan.tls.is_some());
     let https_port = plan.binds.first().map_or(8443, SocketAddr::port);
     let routes = Arc::new(plan.routes.clone());
+    let acme = plan.acme.clone();
     let mut server = HttpServer::new(move || {
         let routes = Arc::clone(&routes);
+        let acme = acme.clone();
         App::new()
             .wrap(Condition::new(
                 hsts,
@@ -423,7 +527,13 @@ async fn serve(args: Args, plan: Plan) -> Result<()> {
                 from_fn(move |req, next| redirect(req, next, https_port)),
             ))
             .wrap(Condition::new(log, from_fn(log_request)))
-            .configure(|cfg| routes.configure(cfg))
+            .configure(|cfg| {
+                // Before the routes, so a proxy at / does not take /acme.
+                if let Some(acme) = &acme {
+                    cfg.service(acme.scope(ACME_PATH));
+                }
+                routes.configure(cfg);
+            })
     })
     .on_connect(actix_https::on_connect)
     // Small writes go out at once, as nginx's `tcp_nodelay on` does; with
@@ -548,6 +658,12 @@ fn print_banner(plan: &Plan, bound: &[SocketAddr], redirect_port: Option<u16>) {
     }
     for line in plan.routes.describe(url.trim_end_matches('/')) {
         say!("  {line}");
+    }
+    if plan.acme.is_some() {
+        let base = format!("{}{ACME_PATH}", url.trim_end_matches('/'));
+        say!(
+            "  ACME directory: {base}/directory (setup for certbot, lego, Caddy, Traefik, cert-manager: {base})"
+        );
     }
     for note in &plan.notes {
         say!("  {note}");

@@ -433,7 +433,7 @@ impl Ca {
 
     /// Refuses names that this CA or one above it may not issue for: clients
     /// would reject such a certificate, so it is better never made.
-    fn check_name_constraints(&self, names: &[SubjectAltName]) -> Result<()> {
+    pub fn check_name_constraints(&self, names: &[SubjectAltName]) -> Result<()> {
         let all = self.permitted.get_or_init(|| {
             std::iter::once(&self.cert)
                 .chain(&self.chain)

@@ -1,0 +1,109 @@
+//! The page at the scope's own path (`/acme`) and the root downloads
+//! (`/acme/root.pem`, `/acme/root.der`): what every ACME client needs first
+//! is to trust the endpoint, so the page gives the directory URL, the
+//! root, and a setup for each client that works when pasted.
+
+use actix_web::HttpResponse;
+use actix_web::http::header;
+use openssl::base64::encode_block;
+use pki::Certificate;
+
+/// Where a client saves the root, in the snippets.
+const ROOT_FILE: &str = "dev-root.pem";
+
+/// Setup lines for each client, for the page and `docs/acme.md`.
+/// `directory` is the directory URL, `root_pem` the root certificate.
+pub fn client_setups(directory: &str, root_pem: &str) -> Vec<(&'static str, String)> {
+    let bundle = encode_block(root_pem.as_bytes()).replace('\n', "");
+    vec![
+        (
+            "certbot",
+            format!(
+                "REQUESTS_CA_BUNDLE={ROOT_FILE} certbot certonly --standalone \\\n  --server {directory} \\\n  -d app.localhost --agree-tos -m you@example.com"
+            ),
+        ),
+        (
+            "lego",
+            format!(
+                "LEGO_CA_CERTIFICATES={ROOT_FILE} lego --server {directory} \\\n  --accept-tos --email you@example.com --domains app.localhost --http run"
+            ),
+        ),
+        (
+            "Caddy (Caddyfile global options)",
+            format!("{{\n  acme_ca {directory}\n  acme_ca_root {ROOT_FILE}\n}}"),
+        ),
+        (
+            "Traefik (static configuration; run with LEGO_CA_CERTIFICATES=dev-root.pem)",
+            format!(
+                "certificatesResolvers:\n  dev:\n    acme:\n      caServer: {directory}\n      email: you@example.com\n      storage: acme.json\n      httpChallenge:\n        entryPoint: web"
+            ),
+        ),
+        (
+            "cert-manager",
+            format!(
+                "apiVersion: cert-manager.io/v1\nkind: ClusterIssuer\nmetadata:\n  name: dev-ca\nspec:\n  acme:\n    server: {directory}\n    caBundle: {bundle}\n    privateKeySecretRef:\n      name: dev-ca-account\n    solvers:\n      - http01:\n          ingress: {{}}"
+            ),
+        ),
+    ]
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The setup page.
+pub(crate) fn page(base: &str, root: &Certificate) -> HttpResponse {
+    let pem = root
+        .to_pem()
+        .map(|p| String::from_utf8_lossy(&p).into_owned())
+        .unwrap_or_default();
+    let directory = format!("{base}/directory");
+    let mut html = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>ACME server</title></head><body>\
+         <h1>ACME server of the development CA</h1>\
+         <p>Directory URL: <code>{d}</code></p>\
+         <p>Clients must trust the root first: \
+         <a href=\"{b}/root.pem\">root.pem</a> (PEM) or <a href=\"{b}/root.der\">root.der</a> (DER). \
+         Save it as <code>{ROOT_FILE}</code> for the commands below.</p>\
+         <p>Root: {s}</p>",
+        d = escape(&directory),
+        b = escape(base),
+        s = escape(&root.subject()),
+    );
+    for (client, setup) in client_setups(&directory, &pem) {
+        html.push_str(&format!(
+            "<h2>{}</h2><pre>{}</pre>",
+            escape(client),
+            escape(&setup)
+        ));
+    }
+    html.push_str("</body></html>");
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(html)
+}
+
+/// The root, PEM or DER.
+pub(crate) fn root(root: &Certificate, der: bool) -> HttpResponse {
+    let (bytes, kind) = if der {
+        (root.to_der(), "application/pkix-cert")
+    } else {
+        (root.to_pem(), "application/x-pem-file")
+    };
+    match bytes {
+        Ok(bytes) => HttpResponse::Ok()
+            .content_type(kind)
+            .insert_header((
+                header::CONTENT_DISPOSITION,
+                format!(
+                    "attachment; filename=\"dev-root.{}\"",
+                    if der { "der" } else { "pem" }
+                ),
+            ))
+            .body(bytes),
+        Err(e) => HttpResponse::InternalServerError().body(e.to_string()),
+    }
+}
