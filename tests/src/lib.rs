@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+mod acme;
 mod actix;
 mod browser;
 mod command;
@@ -13,6 +14,7 @@ mod inspect;
 mod server;
 mod tools;
 
+pub use acme::*;
 pub use actix::*;
 pub use browser::*;
 pub use command::*;

@@ -71,6 +71,10 @@ fn debian_package(tool: &str) -> &'static str {
         "chromium" => "chromium",
         "unshare" | "nsenter" | "setpriv" | "mount" => "util-linux",
         "update-ca-certificates" => "ca-certificates",
+        "pebble" | "pebble-challtestsrv" => "pebble",
+        "certbot" => "certbot",
+        "lego" => "lego",
+        "dehydrated" => "dehydrated",
         _ => "(unknown: look it up with apt-file search)",
     }
 }

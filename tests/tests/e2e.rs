@@ -6,6 +6,9 @@
 // Test code: a failed unwrap is a failed test, with the value in the message.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+/// lego, certbot and dehydrated against `actix-https --acme` and Pebble alike.
+#[path = "e2e/acme_clients.rs"]
+mod acme_clients;
 /// Broken PEM, files in the wrong place, unwritable paths: clear errors, nothing half-written.
 #[path = "e2e/bad_input.rs"]
 mod bad_input;
