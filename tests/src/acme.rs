@@ -5,6 +5,9 @@
 //! through the same DNS server, `pebble-challtestsrv`, which answers every
 //! A query with 127.0.0.1 and holds the TXT records of dns-01.
 
+// Test harness: a failed unwrap is a failed test, with the value in the message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -62,6 +65,16 @@ impl Dns {
         format!("http://127.0.0.1:{}", self.server.port())
     }
 
+    /// Sets the TXT record of `host` (a trailing dot is added).
+    pub fn set_txt(&self, host: &str, value: &str) {
+        let host = format!("{}.", host.trim_end_matches('.'));
+        curl()
+            .args(["--fail", "-d"])
+            .arg(serde_json::json!({ "host": host, "value": value }).to_string())
+            .arg(format!("{}/set-txt", self.api()))
+            .assert_success();
+    }
+
     /// Writes `dns-hook.sh` in `dir`: `present FQDN VALUE` sets a TXT
     /// record, `cleanup FQDN VALUE` clears it (lego's exec provider calls
     /// it so; certbot's hooks call it with CERTBOT_DOMAIN and
@@ -101,7 +114,8 @@ pub fn write_executable(path: &Path, text: &str) {
 
 /// An ACME server for one test, validating on ports of its own.
 pub struct AcmeServer {
-    server: Server,
+    server: Option<Server>,
+    actix: Option<ActixHttps>,
     /// Which one it is.
     pub peer: Peer,
     dir: PathBuf,
@@ -124,14 +138,16 @@ impl AcmeServer {
         let http_port = free_port();
         let tls_port = free_port();
         let management_port = free_port();
-        let server = match peer {
-            Peer::Ours => ActixHttps::new(dir)
+        let actix = (peer == Peer::Ours).then(|| {
+            ActixHttps::new(dir)
                 .args(["--acme", "--acme-resolver", &dns.addr()])
                 .args(["--acme-http-port", &http_port.to_string()])
                 .args(["--acme-tls-port", &tls_port.to_string()])
                 .args(extra)
-                .start(),
-            Peer::Pebble => {
+        });
+        let server = match &actix {
+            Some(actix) => actix.start(),
+            None => {
                 // Pebble's own HTTPS certificate, from the test's CA, so
                 // clients trust both servers' endpoints the same way.
                 let ca = Ca::load_or_create(dir.join("ca"), &CaParams::new(), None)
@@ -178,7 +194,8 @@ impl AcmeServer {
             }
         };
         AcmeServer {
-            server,
+            server: Some(server),
+            actix,
             peer,
             dir: dir.to_path_buf(),
             http_port,
@@ -190,8 +207,8 @@ impl AcmeServer {
     /// The directory URL.
     pub fn directory(&self) -> String {
         match self.peer {
-            Peer::Ours => format!("https://localhost:{}/acme/directory", self.server.port()),
-            Peer::Pebble => format!("https://localhost:{}/dir", self.server.port()),
+            Peer::Ours => format!("https://localhost:{}/acme/directory", self.server().port()),
+            Peer::Pebble => format!("https://localhost:{}/dir", self.server().port()),
         }
     }
 
@@ -250,9 +267,32 @@ impl AcmeServer {
         }
     }
 
+    /// Kills our server with SIGKILL and starts it again on the same port
+    /// and CA directory, with `env` set this time.
+    pub fn restart(&mut self, env: &[(&str, &str)]) {
+        let actix = self
+            .actix
+            .clone()
+            .expect("only our server restarts")
+            .envs(env);
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], self.server().port()));
+        // Dropping the old one kills it and frees the port.
+        self.server = None;
+        self.server = Some(Server::start_at("actix-https", addr, crate::READY, |_| {
+            actix.command(addr)
+        }));
+    }
+
+    /// Our server as started, with `env` added (for a first start with a pause).
+    pub fn start_ours_with_env(dir: &Path, dns: &Dns, env: &[(&str, &str)]) -> AcmeServer {
+        let mut acme = Self::start(Peer::Ours, dir, dns);
+        acme.restart(env);
+        acme
+    }
+
     /// The underlying server (its log, its pid).
     pub fn server(&self) -> &Server {
-        &self.server
+        self.server.as_ref().expect("the server is running")
     }
 }
 

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 mod acme;
+mod acme_client;
 mod actix;
 mod browser;
 mod command;
@@ -15,6 +16,7 @@ mod server;
 mod tools;
 
 pub use acme::*;
+pub use acme_client::*;
 pub use actix::*;
 pub use browser::*;
 pub use command::*;

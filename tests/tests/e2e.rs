@@ -9,6 +9,9 @@
 /// lego, certbot and dehydrated against `actix-https --acme` and Pebble alike.
 #[path = "e2e/acme_clients.rs"]
 mod acme_clients;
+/// `actix-https --acme` refusing, recovering and sharing, driven request by request.
+#[path = "e2e/acme_protocol.rs"]
+mod acme_protocol;
 /// Broken PEM, files in the wrong place, unwritable paths: clear errors, nothing half-written.
 #[path = "e2e/bad_input.rs"]
 mod bad_input;

@@ -249,6 +249,10 @@ enum ProfileArg {
 }
 
 fn main() -> ExitCode {
+    // Test support: stop at a named step (`acme-certificate-recorded`) to be killed there.
+    if let Some(wanted) = std::env::var_os("PKI_TEST_PAUSE_AT") {
+        pki::fs::pause_at(wanted.to_string_lossy().into_owned());
+    }
     let args = Args::parse();
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,

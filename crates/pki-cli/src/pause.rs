@@ -5,8 +5,6 @@
 //! costs one environment lookup. Also the message a run prints when it has
 //! to wait for another's CA-directory lock.
 
-use std::time::Duration;
-
 /// Installs the hooks in `pki`: one that says why a run waits for a CA
 /// directory's lock, and the pause if `PKI_TEST_PAUSE_AT` names a step.
 pub fn install_from_env() {
@@ -17,17 +15,7 @@ pub fn install_from_env() {
             lock.display()
         );
     });
-    let Some(wanted) = std::env::var_os("PKI_TEST_PAUSE_AT") else {
-        return;
-    };
-    let wanted = wanted.to_string_lossy().into_owned();
-    pki::fs::set_pause_hook(move |step| {
-        if step != wanted {
-            return;
-        }
-        eprintln!("paused at {step}");
-        loop {
-            std::thread::sleep(Duration::from_secs(3600));
-        }
-    });
+    if let Some(wanted) = std::env::var_os("PKI_TEST_PAUSE_AT") {
+        pki::fs::pause_at(wanted.to_string_lossy().into_owned());
+    }
 }

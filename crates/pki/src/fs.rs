@@ -428,8 +428,29 @@ pub fn set_lock_wait_hook(hook: impl Fn(&Path) + Send + Sync + 'static) {
     let _ = WAIT_HOOK.set(Box::new(hook));
 }
 
-/// Reports reaching `step` to the hook, if one is installed.
-pub(crate) fn pause_point(step: &str) {
+/// Test support, not API: installs the pause hook that stops for good at
+/// `wanted`, after saying `paused at STEP` on stderr, so a test can kill
+/// the process there. Binaries call it with `PKI_TEST_PAUSE_AT`.
+#[doc(hidden)]
+pub fn pause_at(wanted: String) {
+    set_pause_hook(move |step| {
+        if step != wanted {
+            return;
+        }
+        #[allow(clippy::print_stderr)]
+        {
+            eprintln!("paused at {step}");
+        }
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+        }
+    });
+}
+
+/// Reports reaching `step` to the hook, if one is installed (test support,
+/// not API: other crates of the workspace name their steps too).
+#[doc(hidden)]
+pub fn pause_point(step: &str) {
     if let Some(hook) = PAUSE_HOOK.get() {
         hook(step);
     }
