@@ -318,12 +318,14 @@ impl AcmeTestClient {
         Self::reply(&out)
     }
 
-    /// The protected header this client would send to `url`.
+    /// The protected header this client would send to `url`: the account
+    /// by `kid` once registered, except to newAccount, which always takes
+    /// the key itself.
     pub fn protected(&self, url: &str, nonce: &str) -> Value {
         let mut header = json!({ "alg": self.key.alg.name(), "nonce": nonce, "url": url });
         match &self.kid {
-            Some(kid) => header["kid"] = json!(kid),
-            None => header["jwk"] = self.key.jwk.clone(),
+            Some(kid) if url != self.url("newAccount") => header["kid"] = json!(kid),
+            _ => header["jwk"] = self.key.jwk.clone(),
         }
         header
     }

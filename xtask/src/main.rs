@@ -11,6 +11,7 @@ use anyhow::{Context, Result, bail};
 use pki::{Ca, CaParams};
 
 mod bench;
+mod bench_acme;
 mod bench_front;
 mod bench_idle;
 
@@ -25,7 +26,8 @@ tasks:
   bench server            actix-https vs nginx: wrk and h2load (needs nginx-light, wrk, nghttp2-client)
   bench idle              actix-https vs nginx: new clients while 600-5,000 idle connections are held
   bench proxy             actix-https --proxy vs Caddy, nginx, local-ssl-proxy, per server-CPU-second (needs caddy, wrk)
-  bench static            actix-https --static vs Caddy file_server and nginx, per server-CPU-second";
+  bench static            actix-https --static vs Caddy file_server and nginx, per server-CPU-second
+  bench acme              actix-https --acme vs Pebble and Caddy's acme_server, lego over http-01";
 
 fn main() -> ExitCode {
     match run(std::env::args().skip(1).collect()) {
@@ -56,8 +58,9 @@ fn run(args: Vec<String>) -> Result<String> {
             [what] if what == "idle" => bench_idle::idle(&project_root()),
             [what] if what == "proxy" => bench_front::proxy(&project_root()),
             [what] if what == "static" => bench_front::static_files(&project_root()),
+            [what] if what == "acme" => bench_acme::acme(&project_root()),
             _ => bail!(
-                "unknown benchmark {rest:?}; choose issue, server, idle, proxy or static\n\n{USAGE}"
+                "unknown benchmark {rest:?}; choose issue, server, idle, proxy, static or acme\n\n{USAGE}"
             ),
         },
         "-h" | "--help" | "help" => Ok(format!("{USAGE}\n")),

@@ -17,7 +17,7 @@ use openssl::pkey::{Id, PKey, Public};
 use openssl::rsa::Rsa;
 use openssl::sign::{Signer, Verifier};
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::{Value, json};
 
 use crate::problem::Problem;
 
@@ -46,6 +46,8 @@ pub struct Flattened {
     protected: String,
     payload: String,
     signature: String,
+    /// The unprotected header, which ACME forbids (RFC 8555 §6.2).
+    header: Option<Value>,
 }
 
 /// The protected header members ACME uses.
@@ -61,6 +63,10 @@ pub struct Header {
     pub nonce: Option<String>,
     /// The URL the request was sent to.
     pub url: Option<String>,
+    /// Extensions the signer says must be understood: none are.
+    pub crit: Option<Value>,
+    /// RFC 7797's unencoded payload: not used by ACME.
+    pub b64: Option<Value>,
 }
 
 /// A JWS whose structure is read but whose signature is not yet checked.
@@ -96,9 +102,19 @@ impl Unverified {
     }
 
     fn from_flattened(outer: &Flattened) -> Result<Self, Problem> {
+        if outer.header.is_some() {
+            return Err(Problem::malformed(
+                "the JWS has an unprotected header; ACME puts every header member in \"protected\"",
+            ));
+        }
         let protected = unb64(&outer.protected, "the protected header")?;
         let header: Header = serde_json::from_slice(&protected)
             .map_err(|e| Problem::malformed(format!("the protected header is not valid: {e}")))?;
+        if header.crit.is_some() || header.b64.is_some() {
+            return Err(Problem::malformed(
+                "the protected header names extensions (crit, b64) this server does not use",
+            ));
+        }
         if header.jwk.is_some() == header.kid.is_some() {
             return Err(Problem::malformed(
                 "the protected header must carry exactly one of jwk and kid",
@@ -218,8 +234,10 @@ impl AccountKey {
             unb64(member(name)?, &format!("the JWK member {name:?}"))
         };
         let kty = member("kty")?;
-        let mut canonical = Map::new();
-        let (pkey, curve) = match kty {
+        // RFC 7638: the required members only, in lexicographic order,
+        // written without whitespace; spelled out, so no map ordering
+        // decides the thumbprint.
+        let (pkey, curve, jwk, text) = match kty {
             "RSA" => {
                 let n = BigNum::from_slice(&bytes("n")?).map_err(|e| bad(e.to_string()))?;
                 let e = BigNum::from_slice(&bytes("e")?).map_err(|e| bad(e.to_string()))?;
@@ -230,10 +248,18 @@ impl AccountKey {
                     )));
                 }
                 let rsa = Rsa::from_public_components(n, e).map_err(|e| bad(e.to_string()))?;
-                for name in ["e", "n"] {
-                    canonical.insert(name.into(), Value::String(member(name)?.to_owned()));
-                }
-                (PKey::from_rsa(rsa).map_err(|e| bad(e.to_string()))?, None)
+                let canonical = json!({"e": member("e")?, "kty": "RSA", "n": member("n")?});
+                let text = format!(
+                    r#"{{"e":{},"kty":"RSA","n":{}}}"#,
+                    json!(member("e")?),
+                    json!(member("n")?)
+                );
+                (
+                    PKey::from_rsa(rsa).map_err(|e| bad(e.to_string()))?,
+                    None,
+                    canonical,
+                    text,
+                )
             }
             "EC" => {
                 let crv = member("crv")?;
@@ -254,18 +280,25 @@ impl AccountKey {
                 let group = EcGroup::from_curve_name(nid).map_err(|e| bad(e.to_string()))?;
                 let key = BigNum::from_slice(&x)
                     .and_then(|x| Ok((x, BigNum::from_slice(&y)?)))
+                    // OpenSSL refuses a point off the curve here; the NIST
+                    // curves have cofactor 1, so that is the whole check
+                    // (EC_KEY_check_key's extra multiplication by the order
+                    // cost a third of a request's CPU).
                     .and_then(|(x, y)| EcKey::from_public_key_affine_coordinates(&group, &x, &y))
-                    .and_then(|k| {
-                        k.check_key()?;
-                        Ok(k)
-                    })
                     .map_err(|_| bad(format!("the point is not on {crv}")))?;
-                for name in ["crv", "x", "y"] {
-                    canonical.insert(name.into(), Value::String(member(name)?.to_owned()));
-                }
+                let canonical =
+                    json!({"crv": crv, "kty": "EC", "x": member("x")?, "y": member("y")?});
+                let text = format!(
+                    r#"{{"crv":{},"kty":"EC","x":{},"y":{}}}"#,
+                    json!(crv),
+                    json!(member("x")?),
+                    json!(member("y")?)
+                );
                 (
                     PKey::from_ec_key(key).map_err(|e| bad(e.to_string()))?,
                     Some(nid),
+                    canonical,
+                    text,
                 )
             }
             "OKP" => {
@@ -278,10 +311,13 @@ impl AccountKey {
                 let x = bytes("x")?;
                 let key = PKey::public_key_from_raw_bytes(&x, Id::ED25519)
                     .map_err(|_| bad("the Ed25519 key is not 32 bytes".to_owned()))?;
-                for name in ["crv", "x"] {
-                    canonical.insert(name.into(), Value::String(member(name)?.to_owned()));
-                }
-                (key, None)
+                let canonical = json!({"crv": crv, "kty": "OKP", "x": member("x")?});
+                let text = format!(
+                    r#"{{"crv":{},"kty":"OKP","x":{}}}"#,
+                    json!(crv),
+                    json!(member("x")?)
+                );
+                (key, None, canonical, text)
             }
             other => {
                 return Err(bad(format!(
@@ -289,10 +325,6 @@ impl AccountKey {
                 )));
             }
         };
-        canonical.insert("kty".into(), Value::String(kty.to_owned()));
-        // serde_json's Map is sorted by key, which is what RFC 7638 asks.
-        let jwk = Value::Object(canonical);
-        let text = jwk.to_string();
         let thumbprint = hash(MessageDigest::sha256(), text.as_bytes())
             .map(b64)
             .map_err(|e| bad(e.to_string()))?;
@@ -384,4 +416,41 @@ pub fn binding_key_id(binding: &Value) -> Result<String, Problem> {
     jws.header
         .kid
         .ok_or_else(|| Problem::malformed("externalAccountBinding: the header has no kid"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thumbprint_is_rfc_7638s_example() {
+        let jwk = json!({
+            "kty": "RSA",
+            "n": "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw",
+            "e": "AQAB",
+            "alg": "RS256",
+            "kid": "2011-04-29"
+        });
+        let key = AccountKey::from_jwk(&jwk).unwrap();
+        assert_eq!(
+            key.thumbprint,
+            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+        );
+        assert_eq!(key.jwk, json!({"e": "AQAB", "kty": "RSA", "n": jwk["n"]}));
+    }
+
+    #[test]
+    fn refuses_small_rsa_and_foreign_curves() {
+        let small = json!({"kty": "RSA", "n": b64([0xC1u8; 128]), "e": "AQAB"});
+        let err = AccountKey::from_jwk(&small).unwrap_err();
+        assert_eq!(err.kind, "badPublicKey");
+        assert!(err.detail.contains("1024 bits"), "{err}");
+        let curve = json!({"kty": "EC", "crv": "secp256k1", "x": "AA", "y": "AA"});
+        assert!(
+            AccountKey::from_jwk(&curve)
+                .unwrap_err()
+                .detail
+                .contains("secp256k1")
+        );
+    }
 }

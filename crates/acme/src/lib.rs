@@ -127,7 +127,24 @@ impl AcmeBuilder {
             path: self.ca_dir.join(store::DB_FILE),
             source,
         })?;
+        // Revocations recorded in the CA directory (by `pki revoke`, or by a
+        // server that died before its database caught up) show in ARI.
+        let revoked: Vec<String> = pki::crl::revoked(&self.ca_dir)
+            .map_err(|source| Error::Ca {
+                dir: self.ca_dir.clone(),
+                source,
+            })?
+            .into_iter()
+            .map(|r| r.serial)
+            .collect();
+        store
+            .mark_serials_revoked(&revoked)
+            .map_err(|p| Error::Setting(format!("the ACME database: {}", p.detail)))?;
+        let pool = validate::Pool::new(validate::POOL_THREADS)
+            .map_err(|e| Error::Setting(format!("cannot start the validation threads: {e}")))?;
         Ok(Acme {
+            keys: Default::default(),
+            pool: Arc::new(pool),
             ca_dir: self.ca_dir,
             ca: Arc::new(ca),
             store: Arc::new(store),
@@ -147,8 +164,10 @@ pub struct Acme {
     store: Arc<Store>,
     days: u32,
     validator: Validator,
+    pool: Arc<validate::Pool>,
     policy: Policy,
     eab: Vec<(String, Vec<u8>)>,
+    keys: service::KeyCache,
 }
 
 impl std::fmt::Debug for Acme {
@@ -184,9 +203,11 @@ impl Acme {
             store: Arc::clone(&self.store),
             days: self.days,
             validator: self.validator.clone(),
+            pool: Arc::clone(&self.pool),
             policy: self.policy.clone(),
             eab: self.eab.clone(),
             prefix: prefix.clone(),
+            keys: Arc::clone(&self.keys),
         });
         web::scope(&prefix).configure(|cfg| service::configure(server, cfg))
     }

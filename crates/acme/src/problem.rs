@@ -21,6 +21,9 @@ pub struct Problem {
     /// Extra members (`algorithms` for `badSignatureAlgorithm`,
     /// `identifier` for a subproblem).
     pub extra: Option<(&'static str, Value)>,
+    /// A `Location` header for the answer (the account that already has a
+    /// key, for a key change's 409).
+    pub location: Option<String>,
 }
 
 impl std::fmt::Display for Problem {
@@ -51,6 +54,7 @@ kinds! {
     bad_csr => "badCSR", BAD_REQUEST;
     bad_revocation_reason => "badRevocationReason", BAD_REQUEST;
     unauthorized => "unauthorized", FORBIDDEN;
+    already_replaced => "alreadyReplaced", CONFLICT;
     account_does_not_exist => "accountDoesNotExist", BAD_REQUEST;
     rejected_identifier => "rejectedIdentifier", BAD_REQUEST;
     unsupported_identifier => "unsupportedIdentifier", BAD_REQUEST;
@@ -72,6 +76,7 @@ impl Problem {
             detail: detail.into(),
             status,
             extra: None,
+            location: None,
         }
     }
 
@@ -95,6 +100,12 @@ impl Problem {
     /// A 409 for a key change to a key another account has.
     pub fn conflict(detail: impl Into<String>) -> Self {
         Problem::new("malformed", StatusCode::CONFLICT, detail)
+    }
+
+    /// The same problem with a `Location` header.
+    pub fn with_location(mut self, url: String) -> Self {
+        self.location = Some(url);
+        self
     }
 
     /// The same problem with another status.

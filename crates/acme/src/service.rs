@@ -15,6 +15,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use pki::crl::RevocationReason;
 use pki::{Ca, CertParams, Certificate, Csr, SubjectAltName};
 use serde_json::{Value, json};
+use tokio::sync::oneshot;
 
 use crate::jws::{self, AccountKey, Unverified, unb64};
 use crate::policy::Policy;
@@ -23,7 +24,7 @@ use crate::store::{
     Account, Authz, CertRecord, Challenge, Identifier, NewOrder, Order, Store, random_id,
 };
 use crate::time::{now, rfc3339, unix};
-use crate::validate::{Attempt, Validator};
+use crate::validate::{Attempt, Pool, Validator};
 
 /// How long an order and its authorizations stay open.
 const ORDER_LIFETIME_SECS: i64 = 7 * 24 * 3600;
@@ -31,6 +32,11 @@ const ORDER_LIFETIME_SECS: i64 = 7 * 24 * 3600;
 const RETRY_AFTER_SECS: u64 = 1;
 /// Seconds an ARI client is asked to wait before asking again (RFC 9773 suggests hours).
 const ARI_RETRY_AFTER_SECS: u64 = 6 * 3600;
+/// How long a challenge response waits for its validation before answering
+/// `processing`.
+const VALIDATION_WAIT: Duration = Duration::from_secs(2);
+/// A validation still running after this long was cut off by a restart.
+const STALE_VALIDATION_SECS: i64 = 120;
 /// Most identifiers in one order (Let's Encrypt's figure).
 const MAX_IDENTIFIERS: usize = 100;
 
@@ -41,14 +47,19 @@ pub(crate) struct Server {
     pub(crate) store: Arc<Store>,
     pub(crate) days: u32,
     pub(crate) validator: Validator,
+    pub(crate) pool: Arc<Pool>,
     pub(crate) policy: Policy,
     pub(crate) eab: Vec<(String, Vec<u8>)>,
     pub(crate) prefix: String,
+    /// Account keys as OpenSSL keys, by their stored JWK: building one
+    /// (and OpenSSL 3 exporting it to its provider on first use) cost more
+    /// than the signature check itself.
+    pub(crate) keys: KeyCache,
 }
 
 /// A request that passed authentication.
 struct Signed {
-    key: AccountKey,
+    key: Arc<AccountKey>,
     account: Option<Account>,
     jws: Unverified,
 }
@@ -160,7 +171,29 @@ impl Urls {
     }
 }
 
+/// Account keys by stored JWK, shared by every worker's [`Server`].
+pub(crate) type KeyCache =
+    Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<AccountKey>>>>;
+
+/// Account keys kept at most; the cache starts over beyond it.
+const MAX_CACHED_KEYS: usize = 10_000;
+
 impl Server {
+    /// The key of a stored account JWK, from the cache when it is there.
+    fn account_key(&self, jwk: &Value) -> Result<Arc<AccountKey>, Problem> {
+        let text = jwk.to_string();
+        let mut keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(key) = keys.get(&text) {
+            return Ok(Arc::clone(key));
+        }
+        let key = Arc::new(AccountKey::from_jwk(jwk)?);
+        if keys.len() >= MAX_CACHED_KEYS {
+            keys.clear();
+        }
+        keys.insert(text, Arc::clone(&key));
+        Ok(key)
+    }
+
     fn finish(&self, req: &HttpRequest, result: Result<Reply, Problem>) -> HttpResponse {
         let urls = Urls::from_request(req, &self.prefix);
         let mut response = match result {
@@ -185,9 +218,15 @@ impl Server {
                     Body::Empty => builder.finish(),
                 }
             }
-            Err(problem) => HttpResponse::build(problem.status)
-                .content_type("application/problem+json")
-                .body(problem.to_json().to_string()),
+            Err(problem) => {
+                let mut builder = HttpResponse::build(problem.status);
+                if let Some(location) = &problem.location {
+                    builder.insert_header((header::LOCATION, location.as_str()));
+                }
+                builder
+                    .content_type("application/problem+json")
+                    .body(problem.to_json().to_string())
+            }
         };
         let headers = response.headers_mut();
         if let Ok(nonce) = self.store.new_nonce()
@@ -242,7 +281,7 @@ impl Server {
                     "this request must name its account with kid, not carry a jwk",
                 ));
             }
-            let key = AccountKey::from_jwk(jwk)?;
+            let key = Arc::new(AccountKey::from_jwk(jwk)?);
             let account = self.store.account_by_thumbprint(&key.thumbprint)?;
             (key, account)
         } else {
@@ -262,9 +301,10 @@ impl Server {
                 return Err(Problem::unauthorized(format!(
                     "the account {kid} is {}",
                     account.status
-                )));
+                ))
+                .with_status(StatusCode::UNAUTHORIZED));
             }
-            (AccountKey::from_jwk(&account.jwk)?, Some(account))
+            (self.account_key(&account.jwk)?, Some(account))
         };
         jws.verify(&key)?;
         let nonce = jws.header.nonce.as_deref().unwrap_or("");
@@ -305,8 +345,21 @@ impl Server {
     fn new_account(&self, req: &HttpRequest, body: &[u8]) -> Result<Reply, Problem> {
         let signed = self.authenticate(req, body, true)?;
         let urls = Urls::from_request(req, &self.prefix);
+        if signed.jws.header.jwk.is_none() {
+            return Err(Problem::malformed(
+                "newAccount requests carry the account key as jwk, not a kid",
+            ));
+        }
         let payload = signed.payload()?;
         if let Some(account) = &signed.account {
+            if account.status != "valid" {
+                return Err(Problem::unauthorized(format!(
+                    "the account with this key is {}",
+                    account.status
+                ))
+                .with_status(StatusCode::UNAUTHORIZED)
+                .with_location(urls.of("account", &account.id)));
+            }
             return Ok(
                 Reply::json(StatusCode::OK, self.account_json(&urls, account))
                     .location(urls.of("account", &account.id)),
@@ -459,7 +512,8 @@ impl Server {
             Err(other) => Err(Problem::conflict(format!(
                 "the new key belongs to another account ({})",
                 urls.of("account", &other)
-            ))),
+            ))
+            .with_location(urls.of("account", &other))),
         }
     }
 
@@ -526,6 +580,22 @@ impl Server {
                 if cert.account != account.id {
                     return Err(Problem::unauthorized(
                         "replaces names a certificate of another account",
+                    ));
+                }
+                let old_names = Certificate::from_pem(cert.pem.as_bytes())
+                    .map(|c| c.subject_alt_names())
+                    .unwrap_or_default();
+                let shares = names
+                    .iter()
+                    .any(|id| old_names.iter().any(|n| n.to_string() == id.value));
+                if !shares {
+                    return Err(Problem::malformed(
+                        "replaces names a certificate that has none of this order's identifiers",
+                    ));
+                }
+                if self.store.is_replaced(cert_id)? {
+                    return Err(Problem::already_replaced(
+                        "another order already replaces that certificate",
                     ));
                 }
                 Some(cert_id.to_owned())
@@ -725,12 +795,16 @@ impl Server {
         let end =
             (SystemTime::now() + Duration::from_secs(u64::from(self.days) * 86_400)).min(ca_end);
         let params = CertParams::from_names(names)
-            .map_err(|e| Problem::bad_csr(e.to_string()))?
+            .map_err(|e| Problem::internal(e.to_string()))?
             .not_after(end);
-        let cert = self
-            .ca
-            .sign_csr(csr, &params)
+        // The CSR's own faults are badCSR; anything else is the server's.
+        csr.verify_signature()
+            .and_then(|()| csr.check_key())
             .map_err(|e| Problem::bad_csr(e.to_string()))?;
+        let cert = self.ca.sign_csr(csr, &params).map_err(|e| match e {
+            pki::Error::CsrRequestsCa { .. } => Problem::bad_csr(e.to_string()),
+            other => Problem::internal(format!("signing the certificate: {other}")),
+        })?;
         let mut pem = String::from_utf8_lossy(
             &cert
                 .to_pem()
@@ -793,6 +867,8 @@ impl Server {
         let signed = self.authenticate(req, body, false)?;
         let urls = Urls::from_request(req, &self.prefix);
         let authz = self.owned_authz(&signed, id)?;
+        self.store
+            .fail_stale_validations(&authz.id, now() - STALE_VALIDATION_SECS)?;
         let payload = signed.payload()?;
         match payload.get("status").and_then(Value::as_str) {
             None if !signed.jws.payload.is_empty() && payload != json!({}) => {
@@ -820,71 +896,96 @@ impl Server {
         })
     }
 
-    fn challenge(&self, req: &HttpRequest, body: &[u8], id: &str) -> Result<Reply, Problem> {
+    /// A POST to a challenge: `{}` starts its validation (a receiver that
+    /// hears when it ends), an empty payload only reads it. The
+    /// authorization's id for [`Server::challenge_reply`].
+    fn respond_to_challenge(
+        &self,
+        req: &HttpRequest,
+        body: &[u8],
+        id: &str,
+    ) -> Result<(String, Option<oneshot::Receiver<()>>), Problem> {
         let signed = self.authenticate(req, body, false)?;
-        let urls = Urls::from_request(req, &self.prefix);
         let challenge = self
             .store
             .challenge(id)?
             .ok_or_else(|| Problem::not_found("challenge"))?;
         let authz = self.owned_authz(&signed, &challenge.authz)?;
-        // `{}` asks for validation; an empty payload only reads the challenge.
-        if !signed.jws.payload.is_empty() {
-            if signed.payload()? != json!({}) {
-                return Err(Problem::malformed(
-                    "respond to a challenge with the payload {}",
-                ));
-            }
-            if authz.expires <= now() {
-                return Err(Problem::malformed("the authorization has expired"));
-            }
-            if self.store.start_validation(&challenge.id)? {
-                self.spawn_validation(&signed.key, &authz, &challenge);
-            }
+        self.store
+            .fail_stale_validations(&authz.id, now() - STALE_VALIDATION_SECS)?;
+        if signed.jws.payload.is_empty() {
+            return Ok((authz.id, None));
         }
+        // `{}` per RFC 8555 §7.5.1; older clients add members, which are ignored.
+        if !signed.payload()?.is_object() {
+            return Err(Problem::malformed(
+                "respond to a challenge with the payload {}",
+            ));
+        }
+        if authz.expires <= now() {
+            return Err(Problem::malformed("the authorization has expired"));
+        }
+        let done = if self.store.start_validation(&challenge.id)? {
+            Some(self.spawn_validation(&signed.key, &authz, &challenge))
+        } else {
+            None
+        };
+        Ok((authz.id, done))
+    }
+
+    /// The challenge as it stands, linked to its authorization.
+    fn challenge_reply(&self, req: &HttpRequest, id: &str, authz: &str) -> Result<Reply, Problem> {
+        let urls = Urls::from_request(req, &self.prefix);
         let challenge = self
             .store
             .challenge(id)?
             .ok_or_else(|| Problem::not_found("challenge"))?;
         let mut reply = Reply::json(StatusCode::OK, challenge_json(&urls, &challenge))
-            .link(urls.of("authz", &authz.id), "up");
+            .link(urls.of("authz", authz), "up");
         if challenge.status == "processing" {
             reply = reply.retry_after(RETRY_AFTER_SECS);
         }
         Ok(reply)
     }
 
-    fn spawn_validation(&self, key: &AccountKey, authz: &Authz, challenge: &Challenge) {
+    /// Queues the validation; the receiver hears when its outcome is recorded.
+    fn spawn_validation(
+        &self,
+        key: &AccountKey,
+        authz: &Authz,
+        challenge: &Challenge,
+    ) -> oneshot::Receiver<()> {
+        let (done, finished) = oneshot::channel();
         let validator = self.validator.clone();
         let store = Arc::clone(&self.store);
         let key_authorization = key.key_authorization(&challenge.token);
         let identifier = authz.identifier.clone();
         let moved = challenge.clone();
-        let spawned = std::thread::Builder::new()
-            .name("acme-validation".into())
-            .spawn(move || {
-                let outcome = validator
-                    .validate(&Attempt {
-                        identifier: &identifier,
-                        kind: &moved.kind,
-                        token: &moved.token,
-                        key_authorization: &key_authorization,
-                    })
-                    .map_err(|p| {
-                        let mut doc = p.to_json();
-                        doc["identifier"] = json!(identifier);
-                        doc
-                    });
-                // A database failure here leaves the challenge processing;
-                // the client times out and orders again.
-                let _ = store.finish_validation(&moved, outcome);
-            });
-        if let Err(e) = spawned {
+        let queued = self.pool.run(move || {
+            let outcome = validator
+                .validate(&Attempt {
+                    identifier: &identifier,
+                    kind: &moved.kind,
+                    token: &moved.token,
+                    key_authorization: &key_authorization,
+                })
+                .map_err(|p| {
+                    let mut doc = p.to_json();
+                    doc["identifier"] = json!(identifier);
+                    doc
+                });
+            // A database failure here leaves the challenge processing until
+            // `fail_stale_validations` gives up on it.
+            let _ = store.finish_validation(&moved, outcome);
+            let _ = done.send(());
+        });
+        if !queued {
             let _ = self.store.finish_validation(
                 challenge,
-                Err(Problem::internal(format!("could not start the validation: {e}")).to_json()),
+                Err(Problem::internal("the validation threads are gone").to_json()),
             );
         }
+        finished
     }
 
     fn certificate(&self, req: &HttpRequest, body: &[u8], id: &str) -> Result<Reply, Problem> {
@@ -982,9 +1083,15 @@ impl Server {
                 "the certificate is already revoked",
             ));
         }
+        // The CA directory first: `pki crl` reads it, and a crash between the
+        // two is caught up at the next start (`Store::mark_serials_revoked`).
         pki::crl::revoke(&self.ca_dir, &record.serial, reason, SystemTime::now())
             .map_err(|e| Problem::internal(format!("recording the revocation: {e}")))?;
-        self.store.mark_revoked(&record.id)?;
+        if !self.store.mark_revoked(&record.id)? {
+            return Err(Problem::already_revoked(
+                "the certificate is already revoked",
+            ));
+        }
         Ok(Reply {
             status: StatusCode::OK,
             body: Body::Empty,
@@ -1070,6 +1177,7 @@ impl Problem {
             detail: format!("{contact:?} is not a mailto: URL with one address"),
             status: StatusCode::BAD_REQUEST,
             extra: None,
+            location: None,
         }
     }
 }
@@ -1192,7 +1300,30 @@ pub(crate) fn configure(server: Arc<Server>, cfg: &mut web::ServiceConfig) {
         .route("/order/{id}", web::post().to(post!(get_order, id)))
         .route("/order/{id}/finalize", web::post().to(post!(finalize, id)))
         .route("/authz/{id}", web::post().to(post!(authz, id)))
-        .route("/challenge/{id}", web::post().to(post!(challenge, id)))
+        .route(
+            "/challenge/{id}",
+            web::post().to(
+                |server: web::Data<Server>,
+                 req: HttpRequest,
+                 body: web::Bytes,
+                 id: web::Path<String>| async move {
+                    let started = server.respond_to_challenge(&req, &body, &id);
+                    // A validation on loopback takes milliseconds: answering
+                    // with its outcome spares the client a Retry-After wait.
+                    // The worker is free meanwhile; a slow one is left running.
+                    let result = match started {
+                        Ok((authz, done)) => {
+                            if let Some(done) = done {
+                                let _ = actix_web::rt::time::timeout(VALIDATION_WAIT, done).await;
+                            }
+                            server.challenge_reply(&req, &id, &authz)
+                        }
+                        Err(problem) => Err(problem),
+                    };
+                    server.finish(&req, result)
+                },
+            ),
+        )
         .route("/cert/{id}", web::post().to(post!(certificate, id)))
         .route(
             "/renewal-info/{id}",

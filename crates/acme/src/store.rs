@@ -4,14 +4,23 @@
 //! several threads, and sometimes two processes on one CA directory, needs
 //! without a daemon: transactions (an order is finalized and its
 //! certificate recorded, or neither), file locking between processes (WAL
-//! journal, a busy timeout instead of "database is locked") and a
-//! synchronous commit before an answer leaves.
+//! journal, a busy timeout instead of "database is locked"), and every
+//! commit written before the answer leaves.
+//!
+//! Nonces cost no write to hand out (every answer carries one): each is
+//! its issue time and random bytes under a MAC whose key is in the
+//! database, and only a spent nonce is recorded, until it would have
+//! expired anyway.
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
+use openssl::hash::MessageDigest;
+use openssl::memcmp;
+use openssl::pkey::PKey;
 use openssl::rand::rand_bytes;
+use openssl::sign::Signer;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use serde_json::Value;
 
@@ -24,14 +33,21 @@ pub const DB_FILE: &str = "acme.sqlite3";
 
 /// How long an unused nonce stays good.
 const NONCE_LIFETIME_SECS: i64 = 3600;
+/// A nonce: 8 bytes of issue time and 8 random bytes, then a MAC over them.
+const NONCE_BODY: usize = 16;
+const NONCE_MAC: usize = 16;
 
 /// How long another process may hold the write lock before a request fails.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS nonces (
+CREATE TABLE IF NOT EXISTS used_nonces (
     value TEXT PRIMARY KEY,
-    created INTEGER NOT NULL
+    expires INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS secrets (
+    name TEXT PRIMARY KEY,
+    value BLOB NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS accounts (
     id TEXT PRIMARY KEY,
@@ -72,6 +88,7 @@ CREATE TABLE IF NOT EXISTS challenges (
     kind TEXT NOT NULL,
     token TEXT NOT NULL,
     status TEXT NOT NULL,
+    started INTEGER,
     validated INTEGER,
     error TEXT,
     position INTEGER NOT NULL
@@ -211,9 +228,16 @@ pub struct NewOrder {
 }
 
 /// The database.
-#[derive(Debug)]
 pub struct Store {
     conn: Mutex<Connection>,
+    /// The MAC key of nonces, shared by every server on the directory.
+    nonce_key: PKey<openssl::pkey::Private>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").finish_non_exhaustive()
+    }
 }
 
 fn json_text(value: &Option<Value>) -> Option<String> {
@@ -229,14 +253,29 @@ impl Store {
     pub fn open(dir: &Path) -> Result<Self, rusqlite::Error> {
         let conn = Connection::open(dir.join(DB_FILE))?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
-        // WAL lets readers go on while one process writes; FULL syncs each
-        // commit, so what a client was told survives a power cut.
+        // WAL lets readers go on while one process writes. NORMAL: a commit
+        // is in the WAL (the OS's, once written) before the answer leaves,
+        // so a killed server loses nothing; only a power cut may lose the
+        // last commits, and the WAL is synced at each checkpoint.
         conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.execute_batch(SCHEMA)?;
+        // The first server on the directory makes the key; the others read it.
+        let mut key = [0u8; 32];
+        rand_bytes(&mut key).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+        conn.prepare_cached(
+            "INSERT INTO secrets (name, value) VALUES ('nonce-key', ?1) ON CONFLICT DO NOTHING",
+        )?
+        .execute(params![key.to_vec()])?;
+        let nonce_key: Vec<u8> = conn
+            .prepare_cached("SELECT value FROM secrets WHERE name = 'nonce-key'")?
+            .query_row([], |r| r.get(0))?;
+        let nonce_key = PKey::hmac(&nonce_key)
+            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
         Ok(Store {
             conn: Mutex::new(conn),
+            nonce_key,
         })
     }
 
@@ -246,33 +285,65 @@ impl Store {
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A fresh nonce, recorded until used or an hour old.
+    /// A fresh nonce. Handing one out touches no database: it is the time,
+    /// random bytes and a MAC under this CA directory's nonce key, so any
+    /// server on the directory, before or after a restart, can check it.
     pub fn new_nonce(&self) -> Result<String, Problem> {
-        let nonce = random_id()?;
-        let conn = self.conn();
-        let at = now();
-        conn.execute(
-            "INSERT INTO nonces (value, created) VALUES (?1, ?2)",
-            params![nonce, at],
-        )?;
-        // Unused nonces pile up (every response carries one); pruned now and then.
-        if nonce.as_bytes()[0] == b'A' {
-            conn.execute(
-                "DELETE FROM nonces WHERE created < ?1",
-                params![at - NONCE_LIFETIME_SECS],
-            )?;
-        }
-        Ok(nonce)
+        let mut body = [0u8; NONCE_BODY];
+        body[..8].copy_from_slice(&now().to_be_bytes());
+        rand_bytes(&mut body[8..])
+            .map_err(|e| Problem::internal(format!("no random bytes from OpenSSL: {e}")))?;
+        let mut nonce = body.to_vec();
+        nonce.extend_from_slice(&self.nonce_mac(&body)?);
+        Ok(b64(nonce))
     }
 
-    /// Spends a nonce: true once for each nonce this server gave out in the
-    /// last hour, false ever after.
+    fn nonce_mac(&self, body: &[u8]) -> Result<Vec<u8>, Problem> {
+        let mut signer = Signer::new(MessageDigest::sha256(), &self.nonce_key)
+            .map_err(|e| Problem::internal(e.to_string()))?;
+        signer
+            .update(body)
+            .and_then(|()| signer.sign_to_vec())
+            .map(|mac| mac[..NONCE_MAC].to_vec())
+            .map_err(|e| Problem::internal(e.to_string()))
+    }
+
+    /// Spends a nonce: true once for each nonce a server on this directory
+    /// gave out in the last hour, false ever after (the used ones are
+    /// recorded until they would have expired).
     pub fn use_nonce(&self, nonce: &str) -> Result<bool, Problem> {
-        let n = self.conn().execute(
-            "DELETE FROM nonces WHERE value = ?1 AND created >= ?2",
-            params![nonce, now() - NONCE_LIFETIME_SECS],
-        )?;
-        Ok(n == 1)
+        let Ok(bytes) =
+            base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, nonce)
+        else {
+            return Ok(false);
+        };
+        if bytes.len() != NONCE_BODY + NONCE_MAC {
+            return Ok(false);
+        }
+        let (body, mac) = bytes.split_at(NONCE_BODY);
+        if !memcmp::eq(&self.nonce_mac(body)?, mac) {
+            return Ok(false);
+        }
+        let mut issued = [0u8; 8];
+        issued.copy_from_slice(&body[..8]);
+        let issued = i64::from_be_bytes(issued);
+        let at = now();
+        if issued > at + 60 || at - issued > NONCE_LIFETIME_SECS {
+            return Ok(false);
+        }
+        let conn = self.conn();
+        let fresh = conn
+            .prepare_cached(
+                "INSERT INTO used_nonces (value, expires) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            )?
+            .execute(params![nonce, issued + NONCE_LIFETIME_SECS])?
+            == 1;
+        // Spent nonces pile up; pruned now and then.
+        if body[8] == 0 {
+            conn.prepare_cached("DELETE FROM used_nonces WHERE expires < ?1")?
+                .execute(params![at])?;
+        }
+        Ok(fresh)
     }
 
     fn account_from(row: &Row<'_>) -> rusqlite::Result<Account> {
@@ -321,18 +392,20 @@ impl Store {
     ) -> Result<(Account, bool), Problem> {
         let id = random_id()?;
         let contact_text = serde_json::to_string(contact).unwrap_or_else(|_| "[]".into());
-        let inserted = self.conn().execute(
-            "INSERT INTO accounts (id, thumbprint, jwk, status, contact, eab_kid, created)
+        let inserted = self
+            .conn()
+            .prepare_cached(
+                "INSERT INTO accounts (id, thumbprint, jwk, status, contact, eab_kid, created)
              VALUES (?1, ?2, ?3, 'valid', ?4, ?5, ?6) ON CONFLICT (thumbprint) DO NOTHING",
-            params![
+            )?
+            .execute(params![
                 id,
                 thumbprint,
                 jwk.to_string(),
                 contact_text,
                 eab_kid,
                 now()
-            ],
-        )?;
+            ])?;
         let account = self
             .account_by_thumbprint(thumbprint)?
             .ok_or_else(|| Problem::internal("the account just recorded is missing"))?;
@@ -342,10 +415,9 @@ impl Store {
     /// Replaces an account's contact list.
     pub fn set_contact(&self, id: &str, contact: &[String]) -> Result<(), Problem> {
         let text = serde_json::to_string(contact).unwrap_or_else(|_| "[]".into());
-        self.conn().execute(
-            "UPDATE accounts SET contact = ?2 WHERE id = ?1",
-            params![id, text],
-        )?;
+        self.conn()
+            .prepare_cached("UPDATE accounts SET contact = ?2 WHERE id = ?1")?
+            .execute(params![id, text])?;
         Ok(())
     }
 
@@ -353,14 +425,9 @@ impl Store {
     pub fn deactivate_account(&self, id: &str) -> Result<(), Problem> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.execute(
-            "UPDATE accounts SET status = 'deactivated' WHERE id = ?1",
-            params![id],
-        )?;
-        tx.execute(
-            "UPDATE authzs SET status = 'deactivated' WHERE account = ?1 AND status IN ('pending', 'valid')",
-            params![id],
-        )?;
+        tx.prepare_cached("UPDATE accounts SET status = 'deactivated' WHERE id = ?1")?
+            .execute(params![id])?;
+        tx.prepare_cached("UPDATE authzs SET status = 'deactivated' WHERE account = ?1 AND status IN ('pending', 'valid')")?.execute(params![id])?;
         tx.commit()?;
         Ok(())
     }
@@ -376,19 +443,14 @@ impl Store {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let other: Option<String> = tx
-            .query_row(
-                "SELECT id FROM accounts WHERE thumbprint = ?1",
-                params![thumbprint],
-                |r| r.get(0),
-            )
+            .prepare_cached("SELECT id FROM accounts WHERE thumbprint = ?1")?
+            .query_row(params![thumbprint], |r| r.get(0))
             .optional()?;
         if let Some(other) = other {
             return Ok(Err(other));
         }
-        tx.execute(
-            "UPDATE accounts SET thumbprint = ?2, jwk = ?3 WHERE id = ?1",
-            params![id, thumbprint, jwk.to_string()],
-        )?;
+        tx.prepare_cached("UPDATE accounts SET thumbprint = ?2, jwk = ?3 WHERE id = ?1")?
+            .execute(params![id, thumbprint, jwk.to_string()])?;
         tx.commit()?;
         Ok(Ok(()))
     }
@@ -399,24 +461,22 @@ impl Store {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let o = &new.order;
         let identifiers = serde_json::to_string(&o.identifiers).unwrap_or_else(|_| "[]".into());
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO orders (id, account, status, expires, identifiers, replaces, created)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![
-                o.id,
-                o.account,
-                o.status,
-                o.expires,
-                identifiers,
-                o.replaces,
-                now()
-            ],
-        )?;
+        )?
+        .execute(params![
+            o.id,
+            o.account,
+            o.status,
+            o.expires,
+            identifiers,
+            o.replaces,
+            now()
+        ])?;
         for (position, (a, challenges)) in new.authzs.iter().enumerate() {
-            tx.execute(
-                "INSERT INTO authzs (id, order_id, account, kind, value, wildcard, status, expires, position)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![
+            tx.prepare_cached("INSERT INTO authzs (id, order_id, account, kind, value, wildcard, status, expires, position)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")?.execute(params![
                     a.id,
                     a.order_id,
                     a.account,
@@ -426,14 +486,13 @@ impl Store {
                     a.status,
                     a.expires,
                     position
-                ],
-            )?;
+                ])?;
             for (position, c) in challenges.iter().enumerate() {
-                tx.execute(
+                tx.prepare_cached(
                     "INSERT INTO challenges (id, authz, kind, token, status, position)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    params![c.id, c.authz, c.kind, c.token, c.status, position],
-                )?;
+                )?
+                .execute(params![c.id, c.authz, c.kind, c.token, c.status, position])?;
             }
         }
         tx.commit()?;
@@ -470,8 +529,8 @@ impl Store {
     /// The ids of an account's orders, oldest first.
     pub fn orders_of(&self, account: &str) -> Result<Vec<String>, Problem> {
         let conn = self.conn();
-        let mut stmt =
-            conn.prepare("SELECT id FROM orders WHERE account = ?1 ORDER BY created, rowid")?;
+        let mut stmt = conn
+            .prepare_cached("SELECT id FROM orders WHERE account = ?1 ORDER BY created, rowid")?;
         let ids = stmt
             .query_map(params![account], |r| r.get(0))?
             .collect::<rusqlite::Result<Vec<String>>>()?;
@@ -511,7 +570,7 @@ impl Store {
     /// An order's authorizations, in the order's order.
     pub fn authzs_of(&self, order_id: &str) -> Result<Vec<Authz>, Problem> {
         let conn = self.conn();
-        let mut stmt = conn.prepare(&format!(
+        let mut stmt = conn.prepare_cached(&format!(
             "{} WHERE order_id = ?1 ORDER BY position",
             Self::AUTHZ_COLUMNS
         ))?;
@@ -551,7 +610,7 @@ impl Store {
     /// An authorization's challenges.
     pub fn challenges_of(&self, authz: &str) -> Result<Vec<Challenge>, Problem> {
         let conn = self.conn();
-        let mut stmt = conn.prepare(&format!(
+        let mut stmt = conn.prepare_cached(&format!(
             "{} WHERE authz = ?1 ORDER BY position",
             Self::CHALLENGE_COLUMNS
         ))?;
@@ -565,11 +624,8 @@ impl Store {
     /// pending or its authorization is no longer pending (a second POST
     /// does not start a second validation).
     pub fn start_validation(&self, challenge: &str) -> Result<bool, Problem> {
-        let n = self.conn().execute(
-            "UPDATE challenges SET status = 'processing' WHERE id = ?1 AND status = 'pending'
-             AND (SELECT status FROM authzs WHERE authzs.id = challenges.authz) = 'pending'",
-            params![challenge],
-        )?;
+        let n = self.conn().prepare_cached("UPDATE challenges SET status = 'processing', started = ?2 WHERE id = ?1 AND status = 'pending'
+             AND (SELECT status FROM authzs WHERE authzs.id = challenges.authz) = 'pending'")?.execute(params![challenge, now()])?;
         Ok(n == 1)
     }
 
@@ -586,42 +642,66 @@ impl Store {
             Ok(()) => ("valid", None),
             Err(e) => ("invalid", Some(e.clone())),
         };
-        tx.execute(
-            "UPDATE challenges SET status = ?2, validated = ?3, error = ?4 WHERE id = ?1",
-            params![
+        // Only a validation still running records its outcome, and only the
+        // first outcome for an authorization decides it and its order (two
+        // challenges of one authorization may run at once).
+        let recorded = tx
+            .prepare_cached(
+                "UPDATE challenges SET status = ?2, validated = ?3, error = ?4
+             WHERE id = ?1 AND status = 'processing'",
+            )?
+            .execute(params![
                 challenge.id,
                 status,
                 outcome.is_ok().then(now),
                 json_text(&error)
-            ],
-        )?;
-        tx.execute(
-            "UPDATE authzs SET status = ?2 WHERE id = ?1 AND status = 'pending'",
-            params![challenge.authz, status],
-        )?;
-        let order_id: String = tx.query_row(
-            "SELECT order_id FROM authzs WHERE id = ?1",
-            params![challenge.authz],
-            |r| r.get(0),
-        )?;
-        if let Some(error) = &error {
-            let order_error = serde_json::json!({
-                "type": format!("{}{}", crate::problem::NAMESPACE, "unauthorized"),
-                "detail": "an authorization of this order failed",
-                "subproblems": [error],
-            });
-            tx.execute(
-                "UPDATE orders SET status = 'invalid', error = ?2 WHERE id = ?1 AND status = 'pending'",
-                params![order_id, order_error.to_string()],
-            )?;
-        } else {
-            tx.execute(
-                "UPDATE orders SET status = 'ready' WHERE id = ?1 AND status = 'pending'
-                 AND NOT EXISTS (SELECT 1 FROM authzs WHERE order_id = ?1 AND status != 'valid')",
-                params![order_id],
-            )?;
+            ])?;
+        let decided = recorded == 1
+            && tx
+                .prepare_cached(
+                    "UPDATE authzs SET status = ?2 WHERE id = ?1 AND status = 'pending'",
+                )?
+                .execute(params![challenge.authz, status])?
+                == 1;
+        if decided {
+            let order_id: String = tx
+                .prepare_cached("SELECT order_id FROM authzs WHERE id = ?1")?
+                .query_row(params![challenge.authz], |r| r.get(0))?;
+            if let Some(error) = &error {
+                let order_error = serde_json::json!({
+                    "type": format!("{}{}", crate::problem::NAMESPACE, "unauthorized"),
+                    "detail": "an authorization of this order failed",
+                    "subproblems": [error],
+                });
+                tx.prepare_cached("UPDATE orders SET status = 'invalid', error = ?2 WHERE id = ?1 AND status = 'pending'")?.execute(params![order_id, order_error.to_string()])?;
+            } else {
+                tx.prepare_cached("UPDATE orders SET status = 'ready' WHERE id = ?1 AND status = 'pending'
+                     AND NOT EXISTS (SELECT 1 FROM authzs WHERE order_id = ?1 AND status != 'valid')")?.execute(params![order_id])?;
+            }
         }
         tx.commit()?;
+        Ok(())
+    }
+
+    /// Fails the validations of an authorization that started before
+    /// `cutoff` and never finished (their server died or restarted), so the
+    /// client learns to order again instead of polling for ever.
+    pub fn fail_stale_validations(&self, authz: &str, cutoff: i64) -> Result<(), Problem> {
+        let stale: Vec<Challenge> = {
+            let conn = self.conn();
+            let mut stmt = conn.prepare_cached(&format!(
+                "{} WHERE authz = ?1 AND status = 'processing' AND started < ?2",
+                Self::CHALLENGE_COLUMNS
+            ))?;
+            stmt.query_map(params![authz, cutoff], Self::challenge_from)?
+                .collect::<rusqlite::Result<Vec<_>>>()?
+        };
+        for challenge in stale {
+            let problem = Problem::internal(
+                "the validation was interrupted (the server stopped); place a new order",
+            );
+            self.finish_validation(&challenge, Err(problem.to_json()))?;
+        }
         Ok(())
     }
 
@@ -630,54 +710,42 @@ impl Store {
     pub fn deactivate_authz(&self, id: &str) -> Result<(), Problem> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.execute(
-            "UPDATE authzs SET status = 'deactivated' WHERE id = ?1 AND status IN ('pending', 'valid')",
-            params![id],
-        )?;
-        tx.execute(
-            "UPDATE orders SET status = 'invalid' WHERE id = (SELECT order_id FROM authzs WHERE id = ?1)
-             AND status IN ('pending', 'ready')",
-            params![id],
-        )?;
+        tx.prepare_cached("UPDATE authzs SET status = 'deactivated' WHERE id = ?1 AND status IN ('pending', 'valid')")?.execute(params![id])?;
+        tx.prepare_cached("UPDATE orders SET status = 'invalid' WHERE id = (SELECT order_id FROM authzs WHERE id = ?1)
+             AND status IN ('pending', 'ready')")?.execute(params![id])?;
         tx.commit()?;
         Ok(())
     }
 
     /// Marks an order invalid (it expired).
     pub fn expire_order(&self, id: &str) -> Result<(), Problem> {
-        self.conn().execute(
-            "UPDATE orders SET status = 'invalid' WHERE id = ?1 AND status IN ('pending', 'ready')",
-            params![id],
-        )?;
+        self.conn().prepare_cached("UPDATE orders SET status = 'invalid' WHERE id = ?1 AND status IN ('pending', 'ready')")?.execute(params![id])?;
         Ok(())
     }
 
-    /// Finalizes a ready order: `issue` makes the certificate while the
-    /// database is locked for writing, and the order becomes valid with it
-    /// in the same commit. A crash before the commit leaves the order ready
-    /// and no certificate recorded; `Ok(false)` if the order was not ready.
+    /// Finalizes a ready order: `issue` makes the certificate, then the
+    /// certificate is recorded and the order becomes valid in one commit. A
+    /// crash before the commit leaves the order ready and no certificate
+    /// recorded; `Ok(false)` if the order was not ready (any more).
     pub fn finalize(
         &self,
         order_id: &str,
         issue: impl FnOnce() -> Result<CertRecord, Problem>,
     ) -> Result<bool, Problem> {
+        // Signed before the write lock is taken: a certificate from a
+        // request that loses a race with another finalize is dropped unseen.
+        let cert = issue()?;
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let status: Option<String> = tx
-            .query_row(
-                "SELECT status FROM orders WHERE id = ?1",
-                params![order_id],
-                |r| r.get(0),
-            )
+            .prepare_cached("SELECT status FROM orders WHERE id = ?1")?
+            .query_row(params![order_id], |r| r.get(0))
             .optional()?;
         if status.as_deref() != Some("ready") {
             return Ok(false);
         }
-        let cert = issue()?;
-        tx.execute(
-            "INSERT INTO certificates (id, account, order_id, serial, pem, not_before, not_after, created)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![
+        tx.prepare_cached("INSERT INTO certificates (id, account, order_id, serial, pem, not_before, not_after, created)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")?.execute(params![
                 cert.id,
                 cert.account,
                 cert.order_id,
@@ -686,12 +754,9 @@ impl Store {
                 cert.not_before,
                 cert.not_after,
                 now()
-            ],
-        )?;
-        tx.execute(
-            "UPDATE orders SET status = 'valid', certificate = ?2 WHERE id = ?1",
-            params![order_id, cert.id],
-        )?;
+            ])?;
+        tx.prepare_cached("UPDATE orders SET status = 'valid', certificate = ?2 WHERE id = ?1")?
+            .execute(params![order_id, cert.id])?;
         // Tests kill the server here: nothing of this order may survive.
         pki::fs::pause_point("acme-certificate-recorded");
         tx.commit()?;
@@ -739,11 +804,39 @@ impl Store {
 
     /// Marks a certificate revoked; false if it already was.
     pub fn mark_revoked(&self, id: &str) -> Result<bool, Problem> {
-        let n = self.conn().execute(
-            "UPDATE certificates SET revoked = ?2 WHERE id = ?1 AND revoked IS NULL",
-            params![id, now()],
-        )?;
+        let n = self
+            .conn()
+            .prepare_cached(
+                "UPDATE certificates SET revoked = ?2 WHERE id = ?1 AND revoked IS NULL",
+            )?
+            .execute(params![id, now()])?;
         Ok(n == 1)
+    }
+
+    /// Marks revoked every recorded certificate whose serial is in `serials`
+    /// (the CA directory's `revoked.txt`, which `pki revoke` also writes and
+    /// which a crash may have left ahead of the database).
+    pub fn mark_serials_revoked(&self, serials: &[String]) -> Result<(), Problem> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for serial in serials {
+            tx.prepare_cached(
+                "UPDATE certificates SET revoked = ?2 WHERE serial = ?1 AND revoked IS NULL",
+            )?
+            .execute(params![serial, now()])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Whether an order that is not invalid already replaces this ARI id.
+    pub fn is_replaced(&self, ari_id: &str) -> Result<bool, Problem> {
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM orders WHERE replaces = ?1 AND status != 'invalid')",
+            )?
+            .query_row(params![ari_id], |r| r.get(0))?)
     }
 
     /// Whether `account` holds valid, unexpired authorizations for every
@@ -754,7 +847,7 @@ impl Store {
         identifiers: &[Identifier],
     ) -> Result<bool, Problem> {
         let conn = self.conn();
-        let mut stmt = conn.prepare(
+        let mut stmt = conn.prepare_cached(
             "SELECT 1 FROM authzs WHERE account = ?1 AND kind = ?2 AND value = ?3
              AND status = 'valid' AND expires > ?4 LIMIT 1",
         )?;

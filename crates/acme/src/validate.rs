@@ -53,6 +53,48 @@ impl Default for Validator {
     }
 }
 
+/// How many validations run at once; more wait their turn.
+pub const POOL_THREADS: usize = 8;
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The threads validations run on: a flood of challenge responses queues
+/// here instead of starting a thread each.
+#[derive(Debug)]
+pub struct Pool {
+    jobs: std::sync::mpsc::Sender<Job>,
+}
+
+impl Pool {
+    /// Starts `threads` threads; they end when the pool is dropped.
+    pub fn new(threads: usize) -> std::io::Result<Pool> {
+        let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+        let queue = std::sync::Arc::new(std::sync::Mutex::new(queue));
+        for n in 0..threads {
+            let queue = std::sync::Arc::clone(&queue);
+            std::thread::Builder::new()
+                .name(format!("acme-validation-{n}"))
+                .spawn(move || {
+                    loop {
+                        let job = match queue.lock() {
+                            Ok(q) => q.recv(),
+                            Err(poisoned) => poisoned.into_inner().recv(),
+                        };
+                        let Ok(job) = job else { return };
+                        // A panicking validation must not take its thread along.
+                        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                    }
+                })?;
+        }
+        Ok(Pool { jobs })
+    }
+
+    /// Queues a job; false if the threads are gone.
+    pub fn run(&self, job: impl FnOnce() + Send + 'static) -> bool {
+        self.jobs.send(Box::new(job)).is_ok()
+    }
+}
+
 /// What a challenge proves: the identifier, the challenge type, the key
 /// authorization.
 #[derive(Debug)]
@@ -127,11 +169,23 @@ impl Validator {
             }
             all
         } else {
-            (name, 0u16)
-                .to_socket_addrs()
-                .map_err(|e| Problem::dns(format!("looking up {name}: {e}")))?
-                .map(|a| a.ip())
-                .collect()
+            // getaddrinfo has no timeout of its own: it runs on a thread
+            // that is left behind if it outlives the deadline.
+            let (tx, rx) = std::sync::mpsc::channel();
+            let host = name.to_owned();
+            std::thread::spawn(move || {
+                let _ = tx.send(
+                    (host.as_str(), 0u16)
+                        .to_socket_addrs()
+                        .map(|a| a.map(|a| a.ip()).collect::<Vec<_>>()),
+                );
+            });
+            let left = remaining(deadline).unwrap_or_default();
+            match rx.recv_timeout(left) {
+                Ok(Ok(found)) => found,
+                Ok(Err(e)) => return Err(Problem::dns(format!("looking up {name}: {e}"))),
+                Err(_) => return Err(Problem::dns(format!("looking up {name} timed out"))),
+            }
         };
         if found.is_empty() {
             return Err(Problem::dns(format!("{name} has no A or AAAA record")));
@@ -139,23 +193,21 @@ impl Validator {
         Ok(found)
     }
 
-    /// Connects to the first address that answers on `port`.
-    fn connect(&self, id: &Identifier, port: u16, deadline: Instant) -> Result<TcpStream, Problem> {
+    /// Connects to the first address that answers on `port`; the stream
+    /// gives up at `deadline`, however slowly the other side trickles.
+    fn connect(&self, id: &Identifier, port: u16, deadline: Instant) -> Result<Timed, Problem> {
         let mut failures = Vec::new();
         for ip in self.addresses(id, deadline)? {
             let addr = SocketAddr::new(ip, port);
+            if let Some(why) = refused_address(ip) {
+                failures.push(format!("{addr}: {why}"));
+                continue;
+            }
             let Some(left) = remaining(deadline) else {
                 break;
             };
             match TcpStream::connect_timeout(&addr, left) {
-                Ok(stream) => {
-                    let left = remaining(deadline).unwrap_or(Duration::from_millis(1));
-                    stream
-                        .set_read_timeout(Some(left))
-                        .and_then(|()| stream.set_write_timeout(Some(left)))
-                        .map_err(|e| Problem::connection(e.to_string()))?;
-                    return Ok(stream);
-                }
+                Ok(stream) => return Ok(Timed { stream, deadline }),
                 Err(e) => failures.push(format!("{addr}: {e}")),
             }
         }
@@ -190,7 +242,9 @@ impl Validator {
             let stream = self.connect(&id, url.port, deadline)?;
             let shown = url.to_string();
             let reply = if url.https {
-                let tls = tls_connect(stream, &id, None)
+                // No SNI for an address (RFC 6066); the name otherwise.
+                let sni = (id.kind == "dns").then(|| id.value.clone());
+                let tls = tls_connect(stream, sni.as_deref(), None)
                     .map_err(|e| Problem::tls(format!("{shown}: {e}")))?;
                 get(tls, &url)
             } else {
@@ -216,9 +270,20 @@ impl Validator {
             let body = String::from_utf8_lossy(&reply.body);
             let body = body.trim_end();
             if body != attempt.key_authorization {
-                let shown_body: String = body.chars().take(100).collect();
+                // Echoed only when it looks like a key authorization: the
+                // error is the client's to read, and the URL may have been
+                // redirected to something it should not read through us.
+                let looks_like_one = body.len() <= 256
+                    && body
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+                let found = if looks_like_one {
+                    format!("{body:?}")
+                } else {
+                    format!("{} bytes that are not a key authorization", body.len())
+                };
                 return Err(Problem::unauthorized(format!(
-                    "{shown} answered {shown_body:?}, not the key authorization {:?}",
+                    "{shown} answered {found}, not the key authorization {:?}",
                     attempt.key_authorization
                 )));
             }
@@ -234,7 +299,12 @@ impl Validator {
         let id = attempt.identifier;
         let stream = self.connect(id, self.tls_port, deadline)?;
         let where_ = format!("{}:{}", id.value, self.tls_port);
-        let tls = tls_connect(stream, id, Some(b"\x0aacme-tls/1"))
+        // The name, or for an address its reverse-DNS name (RFC 8738 §6).
+        let sni = match id.value.parse::<IpAddr>() {
+            Ok(ip) => reverse_name(ip),
+            Err(_) => id.value.clone(),
+        };
+        let tls = tls_connect(stream, Some(&sni), Some(b"\x0aacme-tls/1"))
             .map_err(|e| Problem::tls(format!("{where_}: {e}")))?;
         if tls.ssl().selected_alpn_protocol() != Some(b"acme-tls/1") {
             return Err(Problem::tls(format!(
@@ -342,13 +412,12 @@ fn remaining(deadline: Instant) -> Option<Duration> {
 }
 
 /// A TLS connection for validation: no certificate check (RFC 8555 §8.3
-/// and RFC 8737 say the validation key, not the chain, is what counts),
-/// SNI the name (the reverse-DNS name for an IP, RFC 8738).
+/// and RFC 8737 say the validation key, not the chain, is what counts).
 fn tls_connect(
-    stream: TcpStream,
-    id: &Identifier,
+    stream: Timed,
+    sni: Option<&str>,
     alpn: Option<&[u8]>,
-) -> Result<openssl::ssl::SslStream<TcpStream>, String> {
+) -> Result<openssl::ssl::SslStream<Timed>, String> {
     let mut builder = SslConnector::builder(SslMethod::tls_client()).map_err(|e| e.to_string())?;
     builder.set_verify(SslVerifyMode::NONE);
     builder
@@ -360,13 +429,85 @@ fn tls_connect(
     let connector = builder.build();
     let mut config = connector.configure().map_err(|e| e.to_string())?;
     config.set_verify_hostname(false);
-    let sni = match id.value.parse::<IpAddr>() {
-        Ok(ip) => reverse_name(ip),
-        Err(_) => id.value.clone(),
-    };
+    config.set_use_server_name_indication(sni.is_some());
     config
-        .connect(&sni, stream)
+        .connect(sni.unwrap_or(""), stream)
         .map_err(|e| format!("the TLS handshake failed: {e}"))
+}
+
+/// A connection that fails every read and write once the validation's
+/// deadline has passed, so a peer trickling a byte at a time cannot hold
+/// a validation past it.
+#[derive(Debug)]
+struct Timed {
+    stream: TcpStream,
+    deadline: Instant,
+}
+
+impl Timed {
+    fn left(&self) -> std::io::Result<Duration> {
+        remaining(self.deadline).ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("no complete answer within {} s", TIMEOUT.as_secs()),
+            )
+        })
+    }
+
+    /// A socket timeout (which Linux reports as WouldBlock) as the deadline's error.
+    fn timed_out<T>(&self, result: std::io::Result<T>) -> std::io::Result<T> {
+        match result {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                self.left().and(Err(e))
+            }
+            other => other,
+        }
+    }
+}
+
+impl Read for Timed {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let left = self.left()?;
+        self.stream.set_read_timeout(Some(left))?;
+        let result = self.stream.read(buf);
+        self.timed_out(result)
+    }
+}
+
+impl Write for Timed {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let left = self.left()?;
+        self.stream.set_write_timeout(Some(left))?;
+        let result = self.stream.write(buf);
+        self.timed_out(result)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.stream.flush()
+    }
+}
+
+/// Why validation will not connect to an address: ones that name no host
+/// (unspecified, multicast, broadcast) or the link-local networks, where
+/// cloud metadata services answer.
+fn refused_address(ip: IpAddr) -> Option<&'static str> {
+    let link_local = match ip {
+        IpAddr::V4(v4) => v4.is_link_local(),
+        IpAddr::V6(v6) => (v6.segments()[0] & 0xffc0) == 0xfe80,
+    };
+    let broadcast = matches!(ip, IpAddr::V4(v4) if v4.is_broadcast());
+    if ip.is_unspecified() || ip.is_multicast() || broadcast {
+        Some("not a host address")
+    } else if link_local {
+        Some("link-local addresses are not validated")
+    } else {
+        None
+    }
 }
 
 /// `1.0.0.127.in-addr.arpa` for 127.0.0.1 (RFC 8738 §6).
@@ -482,21 +623,7 @@ fn get(mut stream: impl Read + Write, url: &Url) -> Result<Reply, String> {
     stream
         .write_all(request.as_bytes())
         .map_err(|e| e.to_string())?;
-    let mut raw = Vec::new();
-    stream
-        .take(MAX_RESPONSE as u64 + 1)
-        .read_to_end(&mut raw)
-        .or_else(|e| {
-            // A TLS peer closing without close_notify still sent its answer.
-            if raw.is_empty() {
-                Err(e.to_string())
-            } else {
-                Ok(0)
-            }
-        })?;
-    if raw.len() > MAX_RESPONSE {
-        return Err(format!("the answer is longer than {MAX_RESPONSE} bytes"));
-    }
+    let raw = read_response(&mut stream)?;
     let end = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
@@ -529,6 +656,38 @@ fn get(mut stream: impl Read + Write, url: &Url) -> Result<Reply, String> {
         location,
         body,
     })
+}
+
+/// Reads an answer to its end: the close, the Content-Length, or
+/// [`MAX_RESPONSE`] (an error); the stream's deadline bounds the time.
+fn read_response(stream: &mut impl Read) -> Result<Vec<u8>, String> {
+    let mut raw = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = match stream.read(&mut chunk) {
+            Ok(n) => n,
+            // A TLS peer closing without close_notify still sent its answer.
+            Err(e) if !raw.is_empty() && e.kind() != std::io::ErrorKind::TimedOut => 0,
+            Err(e) => return Err(e.to_string()),
+        };
+        if n == 0 {
+            return Ok(raw);
+        }
+        raw.extend_from_slice(&chunk[..n]);
+        if raw.len() > MAX_RESPONSE {
+            return Err(format!("the answer is longer than {MAX_RESPONSE} bytes"));
+        }
+        if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
+            let length = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok());
+            if length.is_some_and(|len| raw.len() >= end + 4 + len) {
+                return Ok(raw);
+            }
+        }
+    }
 }
 
 fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {

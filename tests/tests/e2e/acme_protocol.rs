@@ -194,6 +194,24 @@ fn malformed_requests_get_their_acme_error() {
         .post(&c.url("newOrder"), Some(&json!({"identifiers": []})))
         .assert_problem("accountDoesNotExist", "does not exist");
 
+    // A kid where the key belongs.
+    let mut protected = c.protected(&new_account, &c.nonce());
+    protected.as_object_mut().unwrap().remove("jwk");
+    protected["kid"] = json!(c.kid.clone().unwrap());
+    let body = jws(&c.key, &protected, b"{}");
+    c.post_raw(&new_account, &body.to_string(), "application/jose+json")
+        .assert_problem("malformed", "carry the account key as jwk");
+
+    // An unprotected header (RFC 8555 §6.2 forbids it).
+    let mut body = jws(&c.key, &c.protected(&c.url("newOrder"), &c.nonce()), b"{}");
+    body["header"] = json!({ "kid": "x" });
+    c.post_raw(
+        &c.url("newOrder"),
+        &body.to_string(),
+        "application/jose+json",
+    )
+    .assert_problem("malformed", "unprotected header");
+
     // A jwk where a kid belongs.
     let mut protected = c.protected(&c.url("newOrder"), &c.nonce());
     protected.as_object_mut().unwrap().remove("kid");
@@ -329,6 +347,95 @@ fn a_failed_challenge_fails_its_authorization_and_order() {
     }
 }
 
+/// Runs http-01 for an order of one identifier; the challenge's error detail.
+fn failed_http_01(c: &AcmeTestClient, identifier: Value) -> String {
+    let reply = c.post(
+        &c.url("newOrder"),
+        Some(&json!({ "identifiers": [identifier] })),
+    );
+    assert_eq!(reply.status, 201, "{reply:?}");
+    let authz_url = reply.json()["authorizations"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let authz = c.post(&authz_url, None).json();
+    let challenge = authz["challenges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|ch| ch["type"] == "http-01")
+        .unwrap()
+        .clone();
+    c.post(challenge["url"].as_str().unwrap(), Some(&json!({})));
+    let done = c.poll(&authz_url);
+    assert_eq!(done["status"], "invalid", "{done}");
+    done["challenges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|ch| ch["type"] == "http-01")
+        .unwrap()["error"]["detail"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// A server that answers one byte a second never holds validation past its
+/// 10 s deadline; link-local addresses (cloud metadata) are never fetched.
+#[test]
+fn validation_gives_up_on_trickles_and_link_local_addresses() {
+    if !tools() || !require_tools(&["python3"]) {
+        return;
+    }
+    let dir = tempdir();
+    let dns = Dns::start();
+    let acme = AcmeServer::start(Peer::Ours, dir.path(), &dns);
+    let _trickle = e2e::Server::start_at(
+        "trickling HTTP server",
+        std::net::SocketAddr::from(([127, 0, 0, 1], acme.http_port)),
+        "READY",
+        |port| {
+            let mut cmd = std::process::Command::new("python3");
+            cmd.args(["-u", "-c", TRICKLE]).arg(port.to_string());
+            cmd
+        },
+    );
+    let mut c = client(&acme, AccountAlg::Es256);
+    c.register();
+    let started = std::time::Instant::now();
+    let detail = failed_http_01(&c, json!({"type": "dns", "value": "slow.localhost"}));
+    assert!(
+        detail.contains("no complete answer within 10 s"),
+        "{detail}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "the trickle held validation {:?}",
+        started.elapsed()
+    );
+    let detail = failed_http_01(&c, json!({"type": "ip", "value": "169.254.169.254"}));
+    assert!(
+        detail.contains("link-local addresses are not validated"),
+        "{detail}"
+    );
+}
+
+/// Accepts connections and sends an HTTP answer one byte a second, for ever.
+const TRICKLE: &str = r#"
+import socket, sys, threading, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(16); print("READY", flush=True)
+def drip(c):
+    try:
+        c.recv(4096)
+        for b in b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + b"x" * 100000:
+            c.send(bytes([b])); time.sleep(1)
+    except OSError:
+        pass
+while True:
+    c, _ = s.accept(); threading.Thread(target=drip, args=(c,), daemon=True).start()
+"#;
+
 #[test]
 fn other_accounts_cannot_read_or_revoke_and_ari_follows_revocation() {
     if !tools() {
@@ -442,6 +549,23 @@ fn key_change_and_deactivation() {
         json!({ "account": kid, "oldKey": c.key.jwk })
             .to_string()
             .as_bytes(),
+    );
+    // To a key another account has: 409 naming that account.
+    let mut other = client(&acme, AccountAlg::Es384);
+    other.register();
+    let taken = jws(
+        &other.key,
+        &json!({ "alg": "ES384", "jwk": other.key.jwk, "url": url }),
+        json!({ "account": kid, "oldKey": c.key.jwk })
+            .to_string()
+            .as_bytes(),
+    );
+    let conflict = c.post(&url, Some(&taken));
+    assert_eq!(conflict.status, 409, "{conflict:?}");
+    assert_eq!(
+        conflict.header("location"),
+        other.kid.as_deref(),
+        "{conflict:?}"
     );
     let reply = c.post(&url, Some(&inner));
     assert_eq!(reply.status, 200, "{reply:?}");
