@@ -185,8 +185,10 @@ impl std::fmt::Debug for Acme {
 impl Acme {
     /// Starts the setup of a server over the CA in `ca_dir`.
     pub fn builder(ca_dir: impl AsRef<Path>) -> AcmeBuilder {
+        let ca_dir = ca_dir.as_ref();
         AcmeBuilder {
-            ca_dir: ca_dir.as_ref().to_owned(),
+            // Absolute, so the paths the setups print work from anywhere.
+            ca_dir: std::path::absolute(ca_dir).unwrap_or_else(|_| ca_dir.to_owned()),
             days: DEFAULT_DAYS,
             validator: Validator::default(),
             allow: Vec::new(),
@@ -215,5 +217,28 @@ impl Acme {
     /// The root clients must trust for the certificates (and, usually, the endpoint).
     pub fn root(&self) -> &Certificate {
         self.ca.root()
+    }
+
+    /// The CA directory's certificate file, which clients can trust (it
+    /// holds the root, after any intermediate).
+    pub fn root_file(&self) -> PathBuf {
+        self.ca_dir.join(pki::ca::CA_CERT_FILE)
+    }
+
+    /// The setup of each ACME client for the directory at `directory`,
+    /// with the root in [`Acme::root_file`] (`setup::client_setups`).
+    pub fn client_setups(&self, directory: &str) -> Vec<(&'static str, String)> {
+        let pem = self
+            .ca
+            .root()
+            .to_pem()
+            .map(|p| String::from_utf8_lossy(&p).into_owned())
+            .unwrap_or_default();
+        setup::client_setups(
+            directory,
+            &self.root_file().to_string_lossy(),
+            &pem,
+            self.validator.http_port,
+        )
     }
 }

@@ -1338,5 +1338,5 @@ pub(crate) fn configure(server: Arc<Server>, cfg: &mut web::ServiceConfig) {
 
 async fn setup_page(server: web::Data<Server>, req: HttpRequest) -> HttpResponse {
     let urls = Urls::from_request(&req, &server.prefix);
-    crate::setup::page(&urls.base, server.ca.root())
+    crate::setup::page(&urls.base, server.ca.root(), server.validator.http_port)
 }

@@ -8,32 +8,49 @@ use actix_web::http::header;
 use openssl::base64::encode_block;
 use pki::Certificate;
 
-/// Where a client saves the root, in the snippets.
+/// Where a client saves the root, in the page's snippets.
 const ROOT_FILE: &str = "dev-root.pem";
 
-/// Setup lines for each client, for the page and `docs/acme.md`.
-/// `directory` is the directory URL, `root_pem` the root certificate.
-pub fn client_setups(directory: &str, root_pem: &str) -> Vec<(&'static str, String)> {
+/// The setup of each client (certbot, lego, Caddy, Traefik,
+/// cert-manager), for the page and the banner: `directory` is the
+/// directory URL, `root_file` where the client finds the root,
+/// `root_pem` the root itself (for cert-manager's `caBundle`).
+pub fn client_setups(
+    directory: &str,
+    root_file: &str,
+    root_pem: &str,
+    http_port: u16,
+) -> Vec<(&'static str, String)> {
     let bundle = encode_block(root_pem.as_bytes()).replace('\n', "");
+    let root = shell_quoted(root_file);
+    // The port http-01 validation connects to, when it is not 80.
+    let (certbot_port, lego_port) = if http_port == 80 {
+        (String::new(), String::new())
+    } else {
+        (
+            format!(" --http-01-port {http_port}"),
+            format!(" --http.port :{http_port}"),
+        )
+    };
     vec![
         (
             "certbot",
             format!(
-                "REQUESTS_CA_BUNDLE={ROOT_FILE} certbot certonly --standalone \\\n  --server {directory} \\\n  -d app.localhost --agree-tos -m you@example.com"
+                "REQUESTS_CA_BUNDLE={root} certbot certonly --standalone{certbot_port} \\\n  --server {directory} \\\n  -d app.localhost --agree-tos -m you@example.com"
             ),
         ),
         (
             "lego",
             format!(
-                "LEGO_CA_CERTIFICATES={ROOT_FILE} lego --server {directory} \\\n  --accept-tos --email you@example.com --domains app.localhost --http run"
+                "LEGO_CA_CERTIFICATES={root} lego --server {directory} \\\n  --accept-tos --email you@example.com --domains app.localhost --http{lego_port} run"
             ),
         ),
         (
             "Caddy (Caddyfile global options)",
-            format!("{{\n  acme_ca {directory}\n  acme_ca_root {ROOT_FILE}\n}}"),
+            format!("{{\n  acme_ca {directory}\n  acme_ca_root {root}\n}}"),
         ),
         (
-            "Traefik (static configuration; run with LEGO_CA_CERTIFICATES=dev-root.pem)",
+            "Traefik (static configuration; run Traefik with LEGO_CA_CERTIFICATES set to the root)",
             format!(
                 "certificatesResolvers:\n  dev:\n    acme:\n      caServer: {directory}\n      email: you@example.com\n      storage: acme.json\n      httpChallenge:\n        entryPoint: web"
             ),
@@ -47,6 +64,18 @@ pub fn client_setups(directory: &str, root_pem: &str) -> Vec<(&'static str, Stri
     ]
 }
 
+/// A path as a shell word: as it is when that is safe, else in single quotes.
+fn shell_quoted(path: &str) -> String {
+    let plain = path
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"/._-+:@".contains(&b));
+    if plain && !path.is_empty() {
+        path.to_owned()
+    } else {
+        format!("'{}'", path.replace('\'', "'\\''"))
+    }
+}
+
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -55,7 +84,7 @@ fn escape(text: &str) -> String {
 }
 
 /// The setup page.
-pub(crate) fn page(base: &str, root: &Certificate) -> HttpResponse {
+pub(crate) fn page(base: &str, root: &Certificate, http_port: u16) -> HttpResponse {
     let pem = root
         .to_pem()
         .map(|p| String::from_utf8_lossy(&p).into_owned())
@@ -73,7 +102,7 @@ pub(crate) fn page(base: &str, root: &Certificate) -> HttpResponse {
         b = escape(base),
         s = escape(&root.subject()),
     );
-    for (client, setup) in client_setups(&directory, &pem) {
+    for (client, setup) in client_setups(&directory, ROOT_FILE, &pem, http_port) {
         html.push_str(&format!(
             "<h2>{}</h2><pre>{}</pre>",
             escape(client),
@@ -105,5 +134,20 @@ pub(crate) fn root(root: &Certificate, der: bool) -> HttpResponse {
             ))
             .body(bytes),
         Err(e) => HttpResponse::InternalServerError().body(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_quoted_for_the_shell_when_needed() {
+        assert_eq!(
+            shell_quoted("/home/me/.local/share/pki/rootCA.pem"),
+            "/home/me/.local/share/pki/rootCA.pem"
+        );
+        assert_eq!(shell_quoted("/tmp/my ca/root.pem"), "'/tmp/my ca/root.pem'");
+        assert_eq!(shell_quoted("/tmp/it's.pem"), "'/tmp/it'\\''s.pem'");
     }
 }

@@ -663,11 +663,24 @@ fn print_banner(plan: &Plan, bound: &[SocketAddr], redirect_port: Option<u16>) {
     for line in plan.routes.describe(url.trim_end_matches('/')) {
         say!("  {line}");
     }
-    if plan.acme.is_some() {
+    if let Some(acme) = &plan.acme {
         let base = format!("{}{ACME_PATH}", url.trim_end_matches('/'));
+        let directory = format!("{base}/directory");
+        say!("  ACME directory: {directory}");
         say!(
-            "  ACME directory: {base}/directory (setup for certbot, lego, Caddy, Traefik, cert-manager: {base})"
+            "    clients trust {} (also {base}/root.pem and {base}/root.der); every setup: {base}",
+            acme.root_file().display()
         );
+        for (client, setup) in acme.client_setups(&directory) {
+            if client == "cert-manager" {
+                say!("    cert-manager: a ClusterIssuer with caBundle filled in is on {base}");
+                continue;
+            }
+            say!("    {client}:");
+            for line in setup.lines() {
+                say!("      {line}");
+            }
+        }
     }
     for note in &plan.notes {
         say!("  {note}");

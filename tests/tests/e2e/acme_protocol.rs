@@ -93,6 +93,21 @@ fn every_account_key_algorithm_gets_a_certificate() {
     let dir = tempdir();
     let dns = Dns::start();
     let acme = AcmeServer::start(Peer::Ours, dir.path(), &dns);
+    // The banner gives the directory and a certbot command that works as printed.
+    let banner = acme.server().log();
+    for needle in [
+        format!("ACME directory: {}", acme.directory()),
+        format!(
+            "REQUESTS_CA_BUNDLE={} certbot",
+            path_str(&acme.endpoint_ca())
+        ),
+        format!("acme_ca_root {}", path_str(&acme.endpoint_ca())),
+    ] {
+        assert!(
+            banner.contains(&needle),
+            "the banner lacks {needle:?}:\n{banner}"
+        );
+    }
     for alg in AccountAlg::ALL {
         let mut c = client(&acme, alg);
         let first = c.register();
@@ -799,4 +814,248 @@ fn two_servers_share_one_ca_directory() {
         Some(&json!({ "onlyReturnExisting": true })),
     );
     assert_eq!(found.status, 200, "{found:?}");
+}
+
+/// The PEM chain's certificates, leaf first.
+fn chain_certs(chain: &str) -> Vec<pki::Certificate> {
+    pki::Certificate::chain_from_pem(chain.as_bytes()).unwrap()
+}
+
+#[test]
+fn an_intermediate_with_name_constraints_issues_within_them() {
+    if !tools() {
+        return;
+    }
+    let dir = tempdir();
+    let dns = Dns::start();
+    let root = pki::Ca::load_or_create(dir.path().join("ca"), &pki::CaParams::new(), None)
+        .unwrap()
+        .into_ca();
+    let constraint = pki::NameConstraint::parse("team.localhost").unwrap();
+    let inter_dir = dir.path().join("inter");
+    root.issue_intermediate(&pki::CaParams::new().permit(constraint))
+        .unwrap()
+        .write_to(&inter_dir, None)
+        .unwrap();
+    // The intermediate may not issue for localhost: the endpoint's own
+    // certificate comes from the root, as a team would set it up.
+    let endpoint = root
+        .issue(&pki::CertParams::new(["localhost"]).unwrap())
+        .unwrap();
+    let (cert, key) = (
+        dir.path().join("endpoint.pem"),
+        dir.path().join("endpoint-key.pem"),
+    );
+    endpoint
+        .write_pem(&cert, &key, None, pki::Overwrite::Replace)
+        .unwrap();
+    let acme = AcmeServer::start_with(
+        Peer::Ours,
+        dir.path(),
+        &dns,
+        &[
+            "--ca-dir",
+            path_str(&inter_dir),
+            "--cert",
+            path_str(&cert),
+            "--key",
+            path_str(&key),
+        ],
+    );
+    let mut c = client(&acme, AccountAlg::Es256);
+    c.register();
+    c.post(
+        &c.url("newOrder"),
+        Some(&json!({"identifiers": [{"type": "dns", "value": "other.localhost"}]})),
+    )
+    .assert_problem("rejectedIdentifier", "the CA may not issue for it");
+
+    let chain = issue(&c, &dns, &["a.team.localhost"]);
+    let certs = chain_certs(&chain);
+    assert_eq!(certs.len(), 2, "leaf and intermediate, no root: {chain}");
+    assert!(certs[1].is_ca() && !certs[1].is_self_issued(), "{chain}");
+    let leaf = dir.path().join("leaf.pem");
+    let untrusted = dir.path().join("untrusted.pem");
+    e2e::write_file(&leaf, certs[0].to_pem().unwrap());
+    e2e::write_file(&untrusted, certs[1].to_pem().unwrap());
+    openssl(["verify", "-x509_strict", "-CAfile"])
+        .arg(acme.endpoint_ca())
+        .arg("-untrusted")
+        .arg(&untrusted)
+        .arg(&leaf)
+        .assert_success()
+        .assert_stdout_contains(": OK");
+
+    // The setup page and the root downloads give the root, not the intermediate.
+    let base = acme.directory().trim_end_matches("/directory").to_owned();
+    let get = |path: &str| {
+        e2e::curl()
+            .arg("--cacert")
+            .arg(acme.endpoint_ca())
+            .arg(format!("{base}{path}"))
+            .assert_success()
+    };
+    let root_pem = String::from_utf8(root.root().to_pem().unwrap()).unwrap();
+    assert_eq!(get("/root.pem").stdout, root_pem);
+    let der = dir.path().join("root.der");
+    e2e::curl()
+        .arg("--cacert")
+        .arg(acme.endpoint_ca())
+        .arg("--output")
+        .arg(&der)
+        .arg(format!("{base}/root.der"))
+        .assert_success();
+    assert_eq!(e2e::read_file(&der), root.root().to_der().unwrap());
+    let page = get("").stdout;
+    let bundle = openssl::base64::encode_block(root_pem.as_bytes()).replace('\n', "");
+    for needle in [
+        acme.directory().as_str(),
+        "REQUESTS_CA_BUNDLE=dev-root.pem certbot",
+        "LEGO_CA_CERTIFICATES=dev-root.pem lego",
+        "acme_ca_root dev-root.pem",
+        "caServer:",
+        &format!("caBundle: {bundle}"),
+    ] {
+        assert!(page.contains(needle), "the /acme page lacks {needle:?}");
+    }
+}
+
+#[test]
+fn an_ip_identifier_by_http_01_with_the_lifetime_asked_for() {
+    if !tools() || !require_tools(&["python3"]) {
+        return;
+    }
+    let dir = tempdir();
+    let dns = Dns::start();
+    let acme = AcmeServer::start_with(Peer::Ours, dir.path(), &dns, &["--acme-days", "3"]);
+    let webroot = dir.path().join("www");
+    let challenges = webroot.join(".well-known").join("acme-challenge");
+    std::fs::create_dir_all(&challenges).unwrap();
+    let _web = e2e::Server::start_at(
+        "python3 -m http.server",
+        std::net::SocketAddr::from(([127, 0, 0, 1], acme.http_port)),
+        "Serving HTTP",
+        |port| {
+            let mut cmd = std::process::Command::new("python3");
+            cmd.args(["-u", "-m", "http.server", "--bind", "127.0.0.1"])
+                .arg(port.to_string())
+                .arg("--directory")
+                .arg(&webroot);
+            cmd
+        },
+    );
+    let mut c = client(&acme, AccountAlg::Es256);
+    c.register();
+    let reply = c.post(
+        &c.url("newOrder"),
+        Some(&json!({"identifiers": [{"type": "ip", "value": "127.0.0.1"}]})),
+    );
+    assert_eq!(reply.status, 201, "{reply:?}");
+    let url = reply.header("location").unwrap().to_owned();
+    let order = reply.json();
+    let authz_url = order["authorizations"][0].as_str().unwrap();
+    let authz = c.post(authz_url, None).json();
+    let types: Vec<&str> = authz["challenges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|ch| ch["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        ["http-01", "tls-alpn-01"],
+        "no dns-01 for an IP (RFC 8738)"
+    );
+    let challenge = authz["challenges"][0].clone();
+    let token = challenge["token"].as_str().unwrap();
+    e2e::write_file(
+        &challenges.join(token),
+        format!("{token}.{}", c.key.thumbprint()),
+    );
+    let answered = c.post(challenge["url"].as_str().unwrap(), Some(&json!({})));
+    assert_eq!(answered.status, 200, "{answered:?}");
+    assert_eq!(c.poll(authz_url)["status"], "valid");
+    let chain = finalize(&c, &url, &order, &["127.0.0.1"]);
+    let leaf = &chain_certs(&chain)[0];
+    assert_eq!(leaf.subject_alt_names()[0].to_string(), "127.0.0.1");
+    let life = leaf.not_after().duration_since(leaf.not_before()).unwrap();
+    let days = life.as_secs_f64() / 86_400.0;
+    assert!(
+        (3.0..3.1).contains(&days),
+        "asked for 3 days, got {days:.3}"
+    );
+    let file = dir.path().join("ip.pem");
+    e2e::write_file(&file, &chain);
+    openssl([
+        "verify",
+        "-x509_strict",
+        "-verify_ip",
+        "127.0.0.1",
+        "-CAfile",
+    ])
+    .arg(acme.endpoint_ca())
+    .arg(&file)
+    .assert_success();
+}
+
+#[test]
+fn bad_acme_settings_stop_the_start_with_a_reason() {
+    let dir = tempdir();
+    let refused = |args: &[&str], says: &str| {
+        let out = e2e::ActixHttps::new(dir.path()).args(args).refused();
+        assert!(out.stderr.contains(says), "{args:?}: {out}");
+    };
+    refused(&["--acme", "--acme-days", "0"], "at least 1 day");
+    refused(
+        &["--acme", "--acme-allow", "10.0.0.0/40"],
+        "--acme-allow \"10.0.0.0/40\"",
+    );
+    refused(&["--acme", "--acme-eab", "team"], "write KEYID=FILE");
+    let short = dir.path().join("short.key");
+    e2e::write_file(&short, "c2hvcnQ");
+    refused(
+        &[
+            "--acme",
+            "--acme-eab",
+            &format!("team={}", path_str(&short)),
+        ],
+        "the MAC key is 5 bytes",
+    );
+    refused(&["--acme", "--http"], "cannot be used with");
+}
+
+/// The banner's lego command, pasted into a shell in an empty directory,
+/// gets a certificate.
+#[test]
+fn the_banners_lego_command_works_as_printed() {
+    if !tools() || !require_tools(&["lego", "sh"]) {
+        return;
+    }
+    let dir = tempdir();
+    let dns = Dns::start();
+    let acme = AcmeServer::start(Peer::Ours, dir.path(), &dns);
+    let banner = acme.server().log();
+    let lines: Vec<&str> = banner.lines().collect();
+    let start = lines
+        .iter()
+        .position(|l| l.trim() == "lego:")
+        .unwrap_or_else(|| panic!("no lego setup in the banner:\n{banner}"));
+    let command = lines[start + 1..]
+        .iter()
+        .map(|l| l.trim())
+        .take_while(|l| !l.ends_with(':'))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let work = dir.path().join("pasted");
+    std::fs::create_dir_all(&work).unwrap();
+    TestCommand::new("sh")
+        .args(["-c", &command])
+        .current_dir(&work)
+        .timeout(std::time::Duration::from_secs(60))
+        .assert_success();
+    let issued = work.join(".lego/certificates/app.localhost.crt");
+    openssl(["verify", "-x509_strict", "-CAfile"])
+        .arg(acme.endpoint_ca())
+        .arg(&issued)
+        .assert_success();
 }
