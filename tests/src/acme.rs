@@ -290,6 +290,24 @@ impl AcmeServer {
         acme
     }
 
+    /// `python3 -m http.server` serving `webroot` on the http-01 port, where
+    /// an ACME client writes `.well-known/acme-challenge/TOKEN` files.
+    pub fn serve_webroot(&self, webroot: &Path) -> Server {
+        Server::start_at(
+            "python3 -m http.server",
+            std::net::SocketAddr::from(([127, 0, 0, 1], self.http_port)),
+            "Serving HTTP",
+            |port| {
+                let mut cmd = Command::new("python3");
+                cmd.args(["-u", "-m", "http.server", "--bind", "127.0.0.1"])
+                    .arg(port.to_string())
+                    .arg("--directory")
+                    .arg(webroot);
+                cmd
+            },
+        )
+    }
+
     /// The underlying server (its log, its pid).
     pub fn server(&self) -> &Server {
         self.server.as_ref().expect("the server is running")

@@ -271,19 +271,7 @@ fn dehydrated_http01(peer: Peer) {
     let wellknown = webroot.join(".well-known").join("acme-challenge");
     std::fs::create_dir_all(&wellknown).unwrap();
     std::fs::create_dir_all(&base).unwrap();
-    let _web = e2e::Server::start_at(
-        "python3 -m http.server",
-        std::net::SocketAddr::from(([127, 0, 0, 1], acme.http_port)),
-        "Serving HTTP",
-        |port| {
-            let mut cmd = std::process::Command::new("python3");
-            cmd.args(["-u", "-m", "http.server", "--bind", "127.0.0.1"])
-                .arg(port.to_string())
-                .arg("--directory")
-                .arg(&webroot);
-            cmd
-        },
-    );
+    let _web = acme.serve_webroot(&webroot);
     let config = base.join("config");
     let text = format!(
         "CA=\"{}\"\nBASEDIR=\"{}\"\nWELLKNOWN=\"{}\"\nCHALLENGETYPE=\"http-01\"\nCONTACT_EMAIL=\"dev@example.com\"\nCURL_OPTS=\"--cacert {}\"\nKEY_ALGO=\"prime256v1\"\n",
@@ -333,4 +321,79 @@ fn dehydrated_http01_ours() {
 #[test]
 fn dehydrated_http01_pebble() {
     dehydrated_http01(Peer::Pebble);
+}
+
+/// Caddy with the setup the `/acme` page gives (`acme_ca` and
+/// `acme_ca_root` in its global options) gets a certificate for its site
+/// and serves it; the same Caddyfile against Pebble does too.
+fn caddy_site(peer: Peer) {
+    if !tools(&["caddy"]) {
+        return;
+    }
+    let dir = tempdir();
+    let dns = Dns::start();
+    let acme = AcmeServer::start(peer, dir.path(), &dns);
+    let home = dir.path().join("caddy");
+    std::fs::create_dir_all(&home).unwrap();
+    let name = "app.team.test";
+    let caddyfile = home.join("Caddyfile");
+    e2e::write_file(
+        &caddyfile,
+        format!(
+            "{{\n  admin off\n  skip_install_trust\n  storage file_system {store}\n  \
+             http_port {http}\n  https_port {https}\n  email dev@example.com\n  \
+             acme_ca {directory}\n  acme_ca_root {root}\n}}\n\
+             {name} {{\n  respond \"hello from caddy\"\n}}\n",
+            store = path_str(&home),
+            http = acme.http_port,
+            https = acme.tls_port,
+            directory = acme.directory(),
+            root = path_str(&acme.endpoint_ca()),
+        ),
+    );
+    let _caddy = e2e::Server::start_at(
+        "caddy",
+        std::net::SocketAddr::from(([127, 0, 0, 1], acme.tls_port)),
+        "serving initial configuration",
+        |_| {
+            let mut cmd = std::process::Command::new("caddy");
+            cmd.args(["run", "--adapter", "caddyfile", "--config"])
+                .arg(&caddyfile)
+                .env("HOME", &home)
+                .env("XDG_DATA_HOME", &home)
+                .env("XDG_CONFIG_HOME", &home);
+            cmd
+        },
+    );
+    let root = acme.issuing_root();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let out = e2e::curl()
+            .arg("--cacert")
+            .arg(&root)
+            .arg("--resolve")
+            .arg(format!("{name}:{}:127.0.0.1", acme.tls_port))
+            .arg(format!("https://{name}:{}/", acme.tls_port))
+            .output();
+        if out.status.success() {
+            assert_eq!(out.stdout, "hello from caddy", "{out}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "Caddy did not serve a certificate from {peer:?} within 30 s: {out}\n{}",
+            _caddy.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+}
+
+#[test]
+fn caddy_site_ours() {
+    caddy_site(Peer::Ours);
+}
+
+#[test]
+fn caddy_site_pebble() {
+    caddy_site(Peer::Pebble);
 }

@@ -931,19 +931,7 @@ fn an_ip_identifier_by_http_01_with_the_lifetime_asked_for() {
     let webroot = dir.path().join("www");
     let challenges = webroot.join(".well-known").join("acme-challenge");
     std::fs::create_dir_all(&challenges).unwrap();
-    let _web = e2e::Server::start_at(
-        "python3 -m http.server",
-        std::net::SocketAddr::from(([127, 0, 0, 1], acme.http_port)),
-        "Serving HTTP",
-        |port| {
-            let mut cmd = std::process::Command::new("python3");
-            cmd.args(["-u", "-m", "http.server", "--bind", "127.0.0.1"])
-                .arg(port.to_string())
-                .arg("--directory")
-                .arg(&webroot);
-            cmd
-        },
-    );
+    let _web = acme.serve_webroot(&webroot);
     let mut c = client(&acme, AccountAlg::Es256);
     c.register();
     let reply = c.post(
