@@ -123,6 +123,29 @@ impl AccountKeyPair {
         AccountKeyPair { alg, key, jwk }
     }
 
+    /// A P-256 key that exists already (a certificate's, to revoke with it).
+    pub fn from_p256(key: &PKey<Private>) -> Self {
+        let ec = key.ec_key().unwrap();
+        let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
+        let mut ctx = BigNumContext::new().unwrap();
+        let mut x = openssl::bn::BigNum::new().unwrap();
+        let mut y = openssl::bn::BigNum::new().unwrap();
+        ec.public_key()
+            .affine_coordinates(&group, &mut x, &mut y, &mut ctx)
+            .unwrap();
+        let jwk = json!({
+            "kty": "EC",
+            "crv": "P-256",
+            "x": b64u(x.to_vec_padded(32).unwrap()),
+            "y": b64u(y.to_vec_padded(32).unwrap()),
+        });
+        AccountKeyPair {
+            alg: AccountAlg::Es256,
+            key: key.clone(),
+            jwk,
+        }
+    }
+
     /// The RFC 7638 thumbprint.
     pub fn thumbprint(&self) -> String {
         let canonical = match self.alg {

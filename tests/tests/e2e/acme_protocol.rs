@@ -52,7 +52,17 @@ fn authorize(client: &AcmeTestClient, dns: &Dns, order: &Value) {
 
 /// Finalizes with a CSR for `names`; the certificate chain PEM.
 fn finalize(client: &AcmeTestClient, order_url: &str, order: &Value, names: &[&str]) -> String {
-    let (csr, _key) = csr_der(names);
+    finalize_with_key(client, order_url, order, names).0
+}
+
+/// [`finalize`], also giving the certificate's key.
+fn finalize_with_key(
+    client: &AcmeTestClient,
+    order_url: &str,
+    order: &Value,
+    names: &[&str],
+) -> (String, pki::PrivateKey) {
+    let (csr, key) = csr_der(names);
     let reply = client.post(
         order["finalize"].as_str().unwrap(),
         Some(&json!({ "csr": b64u(csr) })),
@@ -65,7 +75,7 @@ fn finalize(client: &AcmeTestClient, order_url: &str, order: &Value, names: &[&s
         cert.header("content-type"),
         Some("application/pem-certificate-chain")
     );
-    cert.body
+    (cert.body, key)
 }
 
 /// Orders, authorizes and finalizes `names`; the chain PEM.
@@ -1046,4 +1056,78 @@ fn the_banners_lego_command_works_as_printed() {
         .arg(acme.endpoint_ca())
         .arg(&issued)
         .assert_success();
+}
+
+#[test]
+fn a_certificates_own_key_revokes_it_and_no_other_key_does() {
+    if !tools() {
+        return;
+    }
+    let dir = tempdir();
+    let dns = Dns::start();
+    let acme = AcmeServer::start(Peer::Ours, dir.path(), &dns);
+    let mut owner = client(&acme, AccountAlg::Es256);
+    owner.register();
+    let (url, order) = owner.order(&["keyed.localhost"]);
+    authorize(&owner, &dns, &order);
+    let (chain, key) = finalize_with_key(&owner, &url, &order, &["keyed.localhost"]);
+    let leaf = chain_certs(&chain).remove(0);
+    let revoke = json!({ "certificate": b64u(leaf.to_der().unwrap()) });
+    // A stranger's key, sent as jwk, is not the certificate's.
+    let stranger = client(&acme, AccountAlg::Es256);
+    stranger
+        .post(&owner.url("revokeCert"), Some(&revoke))
+        .assert_problem("unauthorized", "the certificate's own key");
+    let mut holder = client(&acme, AccountAlg::Es256);
+    holder.key = e2e::AccountKeyPair::from_p256(key.as_pkey());
+    let ok = holder.post(&owner.url("revokeCert"), Some(&revoke));
+    assert_eq!(ok.status, 200, "{ok:?}");
+    assert!(acme.is_revoked(&leaf.serial_hex()));
+}
+
+#[test]
+fn contacts_authorization_deactivation_wildcards_and_retry_after() {
+    if !tools() {
+        return;
+    }
+    let dir = tempdir();
+    let dns = Dns::start();
+    let acme = AcmeServer::start(Peer::Ours, dir.path(), &dns);
+    let mut c = client(&acme, AccountAlg::Es256);
+    c.register();
+    let kid = c.kid.clone().unwrap();
+    let updated = c.post(
+        &kid,
+        Some(&json!({ "contact": ["mailto:ops@example.com"] })),
+    );
+    assert_eq!(
+        updated.json()["contact"],
+        json!(["mailto:ops@example.com"]),
+        "{updated:?}"
+    );
+    c.post(&kid, Some(&json!({ "contact": ["tel:+15555550100"] })))
+        .assert_problem("unsupportedContact", "tel:+15555550100");
+
+    // A wildcard is offered dns-01 only (RFC 8555 §7.1.3).
+    let (_, wild) = c.order(&["*.w.localhost"]);
+    let authz = c.post(wild["authorizations"][0].as_str().unwrap(), None);
+    let doc = authz.json();
+    assert_eq!(doc["wildcard"], true, "{doc}");
+    assert_eq!(doc["identifier"]["value"], "w.localhost", "{doc}");
+    let types: Vec<&str> = doc["challenges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|ch| ch["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, ["dns-01"]);
+    // Pending: the client is told when to ask again.
+    assert_eq!(authz.header("retry-after"), Some("1"), "{authz:?}");
+
+    // A deactivated authorization makes its order invalid.
+    let (url, order) = c.order(&["off.localhost"]);
+    let authz_url = order["authorizations"][0].as_str().unwrap();
+    let off = c.post(authz_url, Some(&json!({ "status": "deactivated" })));
+    assert_eq!(off.json()["status"], "deactivated", "{off:?}");
+    assert_eq!(c.post(&url, None).json()["status"], "invalid");
 }
