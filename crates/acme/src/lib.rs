@@ -55,20 +55,20 @@ pub const DEFAULT_DAYS: u32 = 7;
 #[non_exhaustive]
 pub enum Error {
     /// The CA directory could not be loaded.
-    #[error("the CA in {dir}: {source}")]
+    #[error("the CA in {dir}: {cause}")]
     Ca {
         /// The directory.
         dir: PathBuf,
         /// What went wrong.
-        source: pki::Error,
+        cause: pki::Error,
     },
     /// The database could not be opened.
-    #[error("the ACME database {path}: {source}; check that the CA directory is writable")]
+    #[error("the ACME database {path}: {cause}; check that the CA directory is writable")]
     Database {
         /// The database file.
         path: PathBuf,
         /// What SQLite said.
-        source: rusqlite::Error,
+        cause: rusqlite::Error,
     },
     /// A setting is out of range.
     #[error("{0}")]
@@ -119,20 +119,20 @@ impl AcmeBuilder {
                 "the certificate lifetime must be at least 1 day".into(),
             ));
         }
-        let ca = Ca::load(&self.ca_dir, None).map_err(|source| Error::Ca {
+        let ca = Ca::load(&self.ca_dir, None).map_err(|cause| Error::Ca {
             dir: self.ca_dir.clone(),
-            source,
+            cause,
         })?;
-        let store = Store::open(&self.ca_dir).map_err(|source| Error::Database {
+        let store = Store::open(&self.ca_dir).map_err(|cause| Error::Database {
             path: self.ca_dir.join(store::DB_FILE),
-            source,
+            cause,
         })?;
         // Revocations recorded in the CA directory (by `pki revoke`, or by a
         // server that died before its database caught up) show in ARI.
         let revoked: Vec<String> = pki::crl::revoked(&self.ca_dir)
-            .map_err(|source| Error::Ca {
+            .map_err(|cause| Error::Ca {
                 dir: self.ca_dir.clone(),
-                source,
+                cause,
             })?
             .into_iter()
             .map(|r| r.serial)

@@ -1020,6 +1020,23 @@ fn bad_acme_settings_stop_the_start_with_a_reason() {
         "the MAC key is 5 bytes",
     );
     refused(&["--acme", "--http"], "cannot be used with");
+    // With its own certificate the server needs no CA, but --acme does.
+    let identity = pki::self_signed(&pki::CertParams::new(["localhost"]).unwrap()).unwrap();
+    let (cert, key) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
+    identity
+        .write_pem(&cert, &key, None, pki::Overwrite::Replace)
+        .unwrap();
+    let missing = dir.path().join("no-ca");
+    let out = e2e::ActixHttps::new(dir.path())
+        .args(["--acme", "--ca-dir", path_str(&missing)])
+        .args(["--cert", path_str(&cert), "--key", path_str(&key)])
+        .refused();
+    assert!(
+        out.stderr
+            .contains(&format!("the CA in {}: there is no CA", missing.display()))
+            && out.stderr.matches("there is no CA").count() == 1,
+        "{out}"
+    );
 }
 
 /// The banner's lego command, pasted into a shell in an empty directory,
