@@ -1259,14 +1259,14 @@ pub(crate) fn configure(server: Arc<Server>, cfg: &mut web::ServiceConfig) {
                 crate::setup::root(server.ca.root(), true)
             }),
         )
-        .route(
+        .service(api(
             "/directory",
             web::get().to(|server: web::Data<Server>, req: HttpRequest| async move {
                 let doc = server.directory(&req);
                 server.finish(&req, Ok(Reply::json(StatusCode::OK, doc)))
             }),
-        )
-        .route(
+        ))
+        .service(api(
             "/new-nonce",
             web::route()
                 .guard(actix_web::guard::Any(actix_web::guard::Get()).or(actix_web::guard::Head()))
@@ -1287,20 +1287,26 @@ pub(crate) fn configure(server: Arc<Server>, cfg: &mut web::ServiceConfig) {
                         }),
                     )
                 }),
-        )
-        .route("/new-account", web::post().to(post!(new_account)))
-        .route("/new-order", web::post().to(post!(new_order)))
-        .route("/revoke-cert", web::post().to(post!(revoke)))
-        .route("/key-change", web::post().to(post!(key_change)))
-        .route("/account/{id}", web::post().to(post!(update_account, id)))
-        .route(
+        ))
+        .service(api("/new-account", web::post().to(post!(new_account))))
+        .service(api("/new-order", web::post().to(post!(new_order))))
+        .service(api("/revoke-cert", web::post().to(post!(revoke))))
+        .service(api("/key-change", web::post().to(post!(key_change))))
+        .service(api(
+            "/account/{id}",
+            web::post().to(post!(update_account, id)),
+        ))
+        .service(api(
             "/account/{id}/orders",
             web::post().to(post!(account_orders, id)),
-        )
-        .route("/order/{id}", web::post().to(post!(get_order, id)))
-        .route("/order/{id}/finalize", web::post().to(post!(finalize, id)))
-        .route("/authz/{id}", web::post().to(post!(authz, id)))
-        .route(
+        ))
+        .service(api("/order/{id}", web::post().to(post!(get_order, id))))
+        .service(api(
+            "/order/{id}/finalize",
+            web::post().to(post!(finalize, id)),
+        ))
+        .service(api("/authz/{id}", web::post().to(post!(authz, id))))
+        .service(api(
             "/challenge/{id}",
             web::post().to(
                 |server: web::Data<Server>,
@@ -1323,9 +1329,9 @@ pub(crate) fn configure(server: Arc<Server>, cfg: &mut web::ServiceConfig) {
                     server.finish(&req, result)
                 },
             ),
-        )
-        .route("/cert/{id}", web::post().to(post!(certificate, id)))
-        .route(
+        ))
+        .service(api("/cert/{id}", web::post().to(post!(certificate, id))))
+        .service(api(
             "/renewal-info/{id}",
             web::get().to(
                 |server: web::Data<Server>, req: HttpRequest, id: web::Path<String>| async move {
@@ -1333,7 +1339,26 @@ pub(crate) fn configure(server: Arc<Server>, cfg: &mut web::ServiceConfig) {
                     server.finish(&req, result)
                 },
             ),
-        );
+        ));
+}
+
+/// An ACME resource: `route` where it applies, and for any other method
+/// the 405 with a `malformed` problem that RFC 8555 §6.3 asks for.
+fn api(path: &str, route: actix_web::Route) -> actix_web::Resource {
+    web::resource(path)
+        .route(route)
+        .default_service(web::to(method_not_allowed))
+}
+
+async fn method_not_allowed(server: web::Data<Server>, req: HttpRequest) -> HttpResponse {
+    let problem = Problem::malformed(format!(
+        "{} is not allowed on {}: the directory and newNonce take GET, every other ACME \
+         resource POST (POST-as-GET to read it)",
+        req.method(),
+        req.path()
+    ))
+    .with_status(StatusCode::METHOD_NOT_ALLOWED);
+    server.finish(&req, Err(problem))
 }
 
 async fn setup_page(server: web::Data<Server>, req: HttpRequest) -> HttpResponse {

@@ -748,3 +748,53 @@ mod tests {
         assert!(reverse_name("::1".parse().unwrap()).starts_with("1.0.0.0."));
     }
 }
+
+#[cfg(test)]
+mod resolution_tests {
+    use super::*;
+
+    #[test]
+    fn localhost_names_are_loopback_without_asking_dns() {
+        // A resolver that cannot answer: port 9 on loopback (discard), nothing listens.
+        let v = Validator {
+            resolver: Some("127.0.0.1:9".parse().unwrap()),
+            ..Validator::default()
+        };
+        let deadline = Instant::now() + Duration::from_secs(1);
+        for name in ["localhost", "app.localhost", "a.b.localhost"] {
+            let id = Identifier {
+                kind: "dns".into(),
+                value: name.into(),
+            };
+            assert_eq!(
+                v.addresses(&id, deadline).unwrap(),
+                [
+                    IpAddr::V4(Ipv4Addr::LOCALHOST),
+                    IpAddr::V6(Ipv6Addr::LOCALHOST)
+                ]
+            );
+        }
+        let other = Identifier {
+            kind: "dns".into(),
+            value: "localhost.example".into(),
+        };
+        assert_eq!(v.addresses(&other, deadline).unwrap_err().kind, "dns");
+    }
+
+    #[test]
+    fn metadata_and_non_host_addresses_are_refused() {
+        for ip in [
+            "169.254.169.254",
+            "fe80::1",
+            "0.0.0.0",
+            "::",
+            "224.0.0.1",
+            "255.255.255.255",
+        ] {
+            assert!(refused_address(ip.parse().unwrap()).is_some(), "{ip}");
+        }
+        for ip in ["127.0.0.1", "::1", "10.0.0.1", "192.168.1.1"] {
+            assert!(refused_address(ip.parse().unwrap()).is_none(), "{ip}");
+        }
+    }
+}

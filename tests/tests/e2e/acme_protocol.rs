@@ -227,6 +227,19 @@ fn malformed_requests_get_their_acme_error() {
     c.post_raw(&new_account, &body.to_string(), "application/jose+json")
         .assert_problem("malformed", "carry the account key as jwk");
 
+    // GET where POST-as-GET belongs: 405 (RFC 8555 §6.3).
+    let get = e2e::curl()
+        .arg("--cacert")
+        .arg(acme.endpoint_ca())
+        .args(["--write-out", "\n%{http_code}"])
+        .arg(c.url("newOrder"))
+        .assert_success();
+    assert!(get.stdout.ends_with("\n405"), "{get}");
+    assert!(
+        get.stdout.contains("urn:ietf:params:acme:error:malformed"),
+        "{get}"
+    );
+
     // An unprotected header (RFC 8555 §6.2 forbids it).
     let mut body = jws(&c.key, &c.protected(&c.url("newOrder"), &c.nonce()), b"{}");
     body["header"] = json!({ "kid": "x" });
