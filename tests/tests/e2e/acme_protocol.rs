@@ -1161,3 +1161,24 @@ fn contacts_authorization_deactivation_wildcards_and_retry_after() {
     assert_eq!(off.json()["status"], "deactivated", "{off:?}");
     assert_eq!(c.post(&url, None).json()["status"], "invalid");
 }
+
+#[test]
+fn a_certificate_never_outlives_its_ca() {
+    if !tools() {
+        return;
+    }
+    let dir = tempdir();
+    let dns = Dns::start();
+    let ca = pki::Ca::create_in(
+        dir.path().join("ca"),
+        &pki::CaParams::new().valid_for_days(2),
+        None,
+    )
+    .unwrap();
+    let acme = AcmeServer::start_with(Peer::Ours, dir.path(), &dns, &["--acme-days", "30"]);
+    let mut c = client(&acme, AccountAlg::Es256);
+    c.register();
+    let chain = issue(&c, &dns, &["short.localhost"]);
+    let leaf = chain_certs(&chain).remove(0);
+    assert_eq!(leaf.not_after(), ca.certificate().not_after());
+}
