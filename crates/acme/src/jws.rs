@@ -280,10 +280,8 @@ impl AccountKey {
                 let group = EcGroup::from_curve_name(nid).map_err(|e| bad(e.to_string()))?;
                 let key = BigNum::from_slice(&x)
                     .and_then(|x| Ok((x, BigNum::from_slice(&y)?)))
-                    // OpenSSL refuses a point off the curve here; the NIST
-                    // curves have cofactor 1, so that is the whole check
-                    // (EC_KEY_check_key's extra multiplication by the order
-                    // cost a third of a request's CPU).
+                    // OpenSSL checks the point here (EC_KEY_check_key
+                    // included) and refuses one off the curve.
                     .and_then(|(x, y)| EcKey::from_public_key_affine_coordinates(&group, &x, &y))
                     .map_err(|_| bad(format!("the point is not on {crv}")))?;
                 let canonical =

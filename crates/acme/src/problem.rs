@@ -55,6 +55,7 @@ kinds! {
     bad_revocation_reason => "badRevocationReason", BAD_REQUEST;
     unauthorized => "unauthorized", FORBIDDEN;
     already_replaced => "alreadyReplaced", CONFLICT;
+    rate_limited => "rateLimited", TOO_MANY_REQUESTS;
     account_does_not_exist => "accountDoesNotExist", BAD_REQUEST;
     rejected_identifier => "rejectedIdentifier", BAD_REQUEST;
     unsupported_identifier => "unsupportedIdentifier", BAD_REQUEST;

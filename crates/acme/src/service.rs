@@ -35,8 +35,10 @@ const ARI_RETRY_AFTER_SECS: u64 = 6 * 3600;
 /// How long a challenge response waits for its validation before answering
 /// `processing`.
 const VALIDATION_WAIT: Duration = Duration::from_secs(2);
-/// A validation still running after this long was cut off by a restart.
-const STALE_VALIDATION_SECS: i64 = 120;
+/// A validation still running this long after it started was cut off by a
+/// restart: a running one ends within 10 s, and one waiting in the pool
+/// waits at most 256 ÷ 8 × 10 s.
+const STALE_VALIDATION_SECS: i64 = 600;
 /// Most identifiers in one order (Let's Encrypt's figure).
 const MAX_IDENTIFIERS: usize = 100;
 
@@ -593,11 +595,6 @@ impl Server {
                         "replaces names a certificate that has none of this order's identifiers",
                     ));
                 }
-                if self.store.is_replaced(cert_id)? {
-                    return Err(Problem::already_replaced(
-                        "another order already replaces that certificate",
-                    ));
-                }
                 Some(cert_id.to_owned())
             }
         };
@@ -925,6 +922,12 @@ impl Server {
         if authz.expires <= now() {
             return Err(Problem::malformed("the authorization has expired"));
         }
+        if !self.pool.has_room() {
+            return Err(Problem::rate_limited(format!(
+                "{} validations are waiting already; respond to the challenge again in a minute",
+                crate::validate::MAX_WAITING
+            )));
+        }
         let done = if self.store.start_validation(&challenge.id)? {
             Some(self.spawn_validation(&signed.key, &authz, &challenge))
         } else {
@@ -962,6 +965,8 @@ impl Server {
         let identifier = authz.identifier.clone();
         let moved = challenge.clone();
         let queued = self.pool.run(move || {
+            // Its wait in the queue does not count towards looking stale.
+            let _ = store.restamp_validation(&moved.id);
             let outcome = validator
                 .validate(&Attempt {
                     identifier: &identifier,
@@ -982,7 +987,10 @@ impl Server {
         if !queued {
             let _ = self.store.finish_validation(
                 challenge,
-                Err(Problem::internal("the validation threads are gone").to_json()),
+                Err(Problem::rate_limited(
+                    "too many validations are waiting; respond to the challenge again in a minute",
+                )
+                .to_json()),
             );
         }
         finished
@@ -1103,11 +1111,21 @@ impl Server {
 
     /// The certificate an ARI id (`base64url(AKI).base64url(serial)`) names.
     fn cert_by_ari_id(&self, ari_id: &str) -> Result<CertRecord, Problem> {
-        let (_aki, serial) = ari_id.split_once('.').ok_or_else(|| {
+        let (aki, serial) = ari_id.split_once('.').ok_or_else(|| {
             Problem::malformed(format!(
                 "{ari_id:?} is not an ARI certificate id (AKI.serial)"
             ))
         })?;
+        // The issuer's key identifier, as the certificates carry it.
+        let issuer = self
+            .ca
+            .certificate()
+            .as_x509()
+            .subject_key_id()
+            .map(|id| jws::b64(id.as_slice()));
+        if issuer.as_deref() != Some(aki) {
+            return Err(Problem::not_found("certificate issued by this CA"));
+        }
         let serial = unb64(serial, "the serial of the ARI id")?;
         let hex = openssl::bn::BigNum::from_slice(&serial)
             .and_then(|bn| bn.to_hex_str().map(|s| s.to_string()))

@@ -47,7 +47,10 @@ pub fn client_setups(
         ),
         (
             "Caddy (Caddyfile global options)",
-            format!("{{\n  acme_ca {directory}\n  acme_ca_root {root}\n}}"),
+            format!(
+                "{{\n  acme_ca {directory}\n  acme_ca_root {}\n}}",
+                caddyfile_quoted(root_file)
+            ),
         ),
         (
             "Traefik (static configuration; run Traefik with LEGO_CA_CERTIFICATES set to the root)",
@@ -73,6 +76,15 @@ fn shell_quoted(path: &str) -> String {
         path.to_owned()
     } else {
         format!("'{}'", path.replace('\'', "'\\''"))
+    }
+}
+
+/// A path as a Caddyfile token: in double quotes when it has a space or quote.
+fn caddyfile_quoted(path: &str) -> String {
+    if path.is_empty() || path.contains(|c: char| c.is_whitespace() || c == '"' || c == '`') {
+        format!("\"{}\"", path.replace('\\', "\\\\").replace('"', "\\\""))
+    } else {
+        path.to_owned()
     }
 }
 
@@ -149,5 +161,10 @@ mod tests {
         );
         assert_eq!(shell_quoted("/tmp/my ca/root.pem"), "'/tmp/my ca/root.pem'");
         assert_eq!(shell_quoted("/tmp/it's.pem"), "'/tmp/it'\\''s.pem'");
+        assert_eq!(
+            caddyfile_quoted("/tmp/my ca/root.pem"),
+            "\"/tmp/my ca/root.pem\""
+        );
+        assert_eq!(caddyfile_quoted("/a/b.pem"), "/a/b.pem");
     }
 }

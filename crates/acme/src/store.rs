@@ -261,6 +261,8 @@ impl Store {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.execute_batch(SCHEMA)?;
+        // Every statement stays prepared (rusqlite keeps 16 by default).
+        conn.set_prepared_statement_cache_capacity(64);
         // The first server on the directory makes the key; the others read it.
         let mut key = [0u8; 32];
         rand_bytes(&mut key).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
@@ -460,6 +462,22 @@ impl Store {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let o = &new.order;
+        // One live order replaces a certificate (RFC 9773 §5); checked in
+        // the write transaction, so two racing orders cannot both.
+        if let Some(replaces) = &o.replaces {
+            let taken: bool = tx
+                .prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM orders WHERE replaces = ?1
+                     AND (status IN ('processing', 'valid')
+                          OR (status IN ('pending', 'ready') AND expires > ?2)))",
+                )?
+                .query_row(params![replaces, now()], |r| r.get(0))?;
+            if taken {
+                return Err(Problem::already_replaced(
+                    "another order already replaces that certificate",
+                ));
+            }
+        }
         let identifiers = serde_json::to_string(&o.identifiers).unwrap_or_else(|_| "[]".into());
         tx.prepare_cached(
             "INSERT INTO orders (id, account, status, expires, identifiers, replaces, created)
@@ -627,6 +645,16 @@ impl Store {
         let n = self.conn().prepare_cached("UPDATE challenges SET status = 'processing', started = ?2 WHERE id = ?1 AND status = 'pending'
              AND (SELECT status FROM authzs WHERE authzs.id = challenges.authz) = 'pending'")?.execute(params![challenge, now()])?;
         Ok(n == 1)
+    }
+
+    /// Stamps a validation's start when a thread takes it up.
+    pub fn restamp_validation(&self, challenge: &str) -> Result<(), Problem> {
+        self.conn()
+            .prepare_cached(
+                "UPDATE challenges SET started = ?2 WHERE id = ?1 AND status = 'processing'",
+            )?
+            .execute(params![challenge, now()])?;
+        Ok(())
     }
 
     /// Records a validation's outcome on the challenge, its authorization
@@ -827,16 +855,6 @@ impl Store {
         }
         tx.commit()?;
         Ok(())
-    }
-
-    /// Whether an order that is not invalid already replaces this ARI id.
-    pub fn is_replaced(&self, ari_id: &str) -> Result<bool, Problem> {
-        Ok(self
-            .conn()
-            .prepare_cached(
-                "SELECT EXISTS (SELECT 1 FROM orders WHERE replaces = ?1 AND status != 'invalid')",
-            )?
-            .query_row(params![ari_id], |r| r.get(0))?)
     }
 
     /// Whether `account` holds valid, unexpired authorizations for every

@@ -55,14 +55,18 @@ impl Default for Validator {
 
 /// How many validations run at once; more wait their turn.
 pub const POOL_THREADS: usize = 8;
+/// How many may wait: beyond this a challenge response is turned away
+/// (`rateLimited`) rather than queued for minutes.
+pub const MAX_WAITING: usize = 256;
 
 type Job = Box<dyn FnOnce() + Send>;
 
 /// The threads validations run on: a flood of challenge responses queues
-/// here instead of starting a thread each.
+/// here, up to [`MAX_WAITING`], instead of starting a thread each.
 #[derive(Debug)]
 pub struct Pool {
     jobs: std::sync::mpsc::Sender<Job>,
+    waiting: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Pool {
@@ -86,12 +90,33 @@ impl Pool {
                     }
                 })?;
         }
-        Ok(Pool { jobs })
+        Ok(Pool {
+            jobs,
+            waiting: Default::default(),
+        })
     }
 
-    /// Queues a job; false if the threads are gone.
+    /// Whether a job would be queued now.
+    pub fn has_room(&self) -> bool {
+        self.waiting.load(std::sync::atomic::Ordering::Relaxed) < MAX_WAITING
+    }
+
+    /// Queues a job; false if too many wait or the threads are gone.
     pub fn run(&self, job: impl FnOnce() + Send + 'static) -> bool {
-        self.jobs.send(Box::new(job)).is_ok()
+        use std::sync::atomic::Ordering;
+        if self.waiting.fetch_add(1, Ordering::Relaxed) >= MAX_WAITING {
+            self.waiting.fetch_sub(1, Ordering::Relaxed);
+            return false;
+        }
+        let waiting = std::sync::Arc::clone(&self.waiting);
+        let sent = self.jobs.send(Box::new(move || {
+            waiting.fetch_sub(1, Ordering::Relaxed);
+            job();
+        }));
+        if sent.is_err() {
+            self.waiting.fetch_sub(1, Ordering::Relaxed);
+        }
+        sent.is_ok()
     }
 }
 
@@ -496,6 +521,8 @@ impl Write for Timed {
 /// (unspecified, multicast, broadcast) or the link-local networks, where
 /// cloud metadata services answer.
 fn refused_address(ip: IpAddr) -> Option<&'static str> {
+    // ::ffff:169.254.169.254 reaches the IPv4 address on a dual-stack socket.
+    let ip = ip.to_canonical();
     let link_local = match ip {
         IpAddr::V4(v4) => v4.is_link_local(),
         IpAddr::V6(v6) => (v6.segments()[0] & 0xffc0) == 0xfe80,
@@ -677,13 +704,25 @@ fn read_response(stream: &mut impl Read) -> Result<Vec<u8>, String> {
         if raw.len() > MAX_RESPONSE {
             return Err(format!("the answer is longer than {MAX_RESPONSE} bytes"));
         }
+        // Done at the end of the framing, even if the server keeps the
+        // connection open despite `Connection: close`: the last chunk of a
+        // chunked body (which overrides any Content-Length), else the
+        // Content-Length.
         if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
             let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
-            let length = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .and_then(|v| v.trim().parse::<usize>().ok());
-            if length.is_some_and(|len| raw.len() >= end + 4 + len) {
+            let header = |name: &str| {
+                head.lines()
+                    .find_map(|l| l.strip_prefix(name))
+                    .map(|v| v.trim().to_owned())
+            };
+            let complete = if header("transfer-encoding:").is_some_and(|v| v == "chunked") {
+                dechunk(&raw[end + 4..]).is_some()
+            } else {
+                header("content-length:")
+                    .and_then(|v| v.parse::<usize>().ok())
+                    .is_some_and(|len| raw.len() >= end + 4 + len)
+            };
+            if complete {
                 return Ok(raw);
             }
         }
@@ -732,6 +771,31 @@ mod tests {
             url().follow("ftp://b.test/y", &v).unwrap_err(),
             "only http:// and https:// redirects are followed"
         );
+    }
+
+    /// Gives its bytes, then times out, as a server that keeps the
+    /// connection open despite `Connection: close`.
+    struct KeepsOpen(std::io::Cursor<Vec<u8>>);
+
+    impl Read for KeepsOpen {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            match self.0.read(buf)? {
+                0 => Err(std::io::ErrorKind::TimedOut.into()),
+                n => Ok(n),
+            }
+        }
+    }
+
+    #[test]
+    fn an_answer_ends_with_its_framing_not_the_connection() {
+        let chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 1\r\n\r\n3\r\nabc\r\n0\r\n\r\n";
+        let raw = read_response(&mut KeepsOpen(std::io::Cursor::new(chunked.to_vec()))).unwrap();
+        assert_eq!(raw, chunked);
+        let sized = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc";
+        let raw = read_response(&mut KeepsOpen(std::io::Cursor::new(sized.to_vec()))).unwrap();
+        assert_eq!(raw, sized);
+        let unsized_ = b"HTTP/1.1 200 OK\r\n\r\nabc";
+        assert!(read_response(&mut KeepsOpen(std::io::Cursor::new(unsized_.to_vec()))).is_err());
     }
 
     #[test]

@@ -527,6 +527,36 @@ fn other_accounts_cannot_read_or_revoke_and_ari_follows_revocation() {
         .unwrap()
         .to_owned();
 
+    // An order that replaces it (RFC 9773 §5); a second one may not.
+    let replacing = |c: &AcmeTestClient| {
+        c.post(
+            &c.url("newOrder"),
+            Some(&json!({
+                "identifiers": [{"type": "dns", "value": "mine.localhost"}],
+                "replaces": ari_id,
+            })),
+        )
+    };
+    let first = replacing(&owner);
+    assert_eq!(first.status, 201, "{first:?}");
+    assert_eq!(first.json()["replaces"], json!(ari_id));
+    let second = replacing(&owner);
+    second.assert_problem("alreadyReplaced", "already replaces");
+    assert_eq!(second.status, 409);
+    replacing(&other).assert_problem("unauthorized", "another account");
+    let foreign = format!(
+        "{}.{}",
+        b64u(b"another issuer"),
+        ari_id.split_once('.').unwrap().1
+    );
+    e2e::curl()
+        .arg("--cacert")
+        .arg(acme.endpoint_ca())
+        .args(["--write-out", "%{http_code}"])
+        .arg(format!("{}/{foreign}", owner.url("renewalInfo")))
+        .assert_success()
+        .assert_stdout_contains("404");
+
     other
         .post(&owner.url("revokeCert"), Some(&revoke))
         .assert_problem("unauthorized", "only the account that ordered");
