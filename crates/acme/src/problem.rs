@@ -56,6 +56,7 @@ kinds! {
     unauthorized => "unauthorized", FORBIDDEN;
     already_replaced => "alreadyReplaced", CONFLICT;
     rate_limited => "rateLimited", TOO_MANY_REQUESTS;
+    unsupported_contact => "unsupportedContact", BAD_REQUEST;
     account_does_not_exist => "accountDoesNotExist", BAD_REQUEST;
     rejected_identifier => "rejectedIdentifier", BAD_REQUEST;
     unsupported_identifier => "unsupportedIdentifier", BAD_REQUEST;
