@@ -126,14 +126,8 @@ impl Server {
         if payload.get("contact").is_some() {
             self.store.set_contact(id, &contacts(&payload)?)?;
         }
-        match payload.get("status").and_then(Value::as_str) {
-            None => {}
-            Some("deactivated") => self.store.deactivate_account(id)?,
-            Some(other) => {
-                return Err(Problem::malformed(format!(
-                    "an account's status can only be set to \"deactivated\", not {other:?}"
-                )));
-            }
+        if super::asks_deactivation(&payload, "an account")? {
+            self.store.deactivate_account(id)?;
         }
         let account = self
             .store

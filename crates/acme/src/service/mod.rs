@@ -180,6 +180,20 @@ impl Server {
     }
 }
 
+/// Whether a payload sets `status` to `deactivated`, the one change a
+/// client may make to an account's or authorization's status; `what`
+/// names the object for the refusal.
+fn asks_deactivation(payload: &Value, what: &str) -> Result<bool, Problem> {
+    match payload.get("status").map(|s| s.as_str()) {
+        None => Ok(false),
+        Some(Some("deactivated")) => Ok(true),
+        Some(other) => Err(Problem::malformed(format!(
+            "{what}'s status can only be set to \"deactivated\", not {}",
+            other.map_or_else(|| "a non-string".to_owned(), |s| format!("{s:?}"))
+        ))),
+    }
+}
+
 /// Mounts the routes.
 pub(crate) fn configure(server: Arc<Server>, cfg: &mut web::ServiceConfig) {
     let data = web::Data::from(server);

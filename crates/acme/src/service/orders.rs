@@ -389,19 +389,13 @@ impl Server {
         self.store
             .fail_stale_validations(&authz.id, now() - STALE_VALIDATION_SECS)?;
         let payload = signed.payload()?;
-        match payload.get("status").and_then(Value::as_str) {
-            None if !signed.jws.payload.is_empty() && payload != json!({}) => {
-                return Err(Problem::malformed(
-                    "an authorization takes POST-as-GET or {\"status\": \"deactivated\"}",
-                ));
-            }
-            None => {}
-            Some("deactivated") => self.store.deactivate_authz(id)?,
-            Some(other) => {
-                return Err(Problem::malformed(format!(
-                    "an authorization's status can only be set to \"deactivated\", not {other:?}"
-                )));
-            }
+        if payload.get("status").is_none() && !payload.is_null() && payload != json!({}) {
+            return Err(Problem::malformed(
+                "an authorization takes POST-as-GET or {\"status\": \"deactivated\"}",
+            ));
+        }
+        if super::asks_deactivation(&payload, "an authorization")? {
+            self.store.deactivate_authz(id)?;
         }
         let authz = self
             .store
