@@ -105,18 +105,7 @@ impl AccountKeyPair {
                 };
                 let group = EcGroup::from_curve_name(nid).unwrap();
                 let ec = EcKey::generate(&group).unwrap();
-                let mut ctx = BigNumContext::new().unwrap();
-                let mut x = openssl::bn::BigNum::new().unwrap();
-                let mut y = openssl::bn::BigNum::new().unwrap();
-                ec.public_key()
-                    .affine_coordinates(&group, &mut x, &mut y, &mut ctx)
-                    .unwrap();
-                let jwk = json!({
-                    "kty": "EC",
-                    "crv": crv,
-                    "x": b64u(x.to_vec_padded(width).unwrap()),
-                    "y": b64u(y.to_vec_padded(width).unwrap()),
-                });
+                let jwk = ec_jwk(&ec, crv, width);
                 (PKey::from_ec_key(ec).unwrap(), jwk)
             }
         };
@@ -125,24 +114,10 @@ impl AccountKeyPair {
 
     /// A P-256 key that exists already (a certificate's, to revoke with it).
     pub fn from_p256(key: &PKey<Private>) -> Self {
-        let ec = key.ec_key().unwrap();
-        let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
-        let mut ctx = BigNumContext::new().unwrap();
-        let mut x = openssl::bn::BigNum::new().unwrap();
-        let mut y = openssl::bn::BigNum::new().unwrap();
-        ec.public_key()
-            .affine_coordinates(&group, &mut x, &mut y, &mut ctx)
-            .unwrap();
-        let jwk = json!({
-            "kty": "EC",
-            "crv": "P-256",
-            "x": b64u(x.to_vec_padded(32).unwrap()),
-            "y": b64u(y.to_vec_padded(32).unwrap()),
-        });
         AccountKeyPair {
             alg: AccountAlg::Es256,
             key: key.clone(),
-            jwk,
+            jwk: ec_jwk(&key.ec_key().unwrap(), "P-256", 32),
         }
     }
 
@@ -187,11 +162,22 @@ impl AccountKeyPair {
             }
         }
     }
+}
 
-    /// The public key, DER (for comparing with a certificate's).
-    pub fn private(&self) -> &PKey<Private> {
-        &self.key
-    }
+/// The public JWK of an EC key on curve `crv`, coordinates `width` bytes.
+fn ec_jwk<T: openssl::pkey::HasPublic>(ec: &EcKey<T>, crv: &str, width: i32) -> Value {
+    let mut ctx = BigNumContext::new().unwrap();
+    let mut x = openssl::bn::BigNum::new().unwrap();
+    let mut y = openssl::bn::BigNum::new().unwrap();
+    ec.public_key()
+        .affine_coordinates(ec.group(), &mut x, &mut y, &mut ctx)
+        .unwrap();
+    json!({
+        "kty": "EC",
+        "crv": crv,
+        "x": b64u(x.to_vec_padded(width).unwrap()),
+        "y": b64u(y.to_vec_padded(width).unwrap()),
+    })
 }
 
 /// A flattened JWS.

@@ -6,7 +6,7 @@
 
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream, UdpSocket};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Record types asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -197,9 +197,6 @@ fn parse_answer(msg: &[u8], kind: RecordType) -> Result<Answer, &'static str> {
     }
     Ok(out)
 }
-
-/// The time a lookup may take when the caller has no deadline of its own.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[cfg(test)]
 mod tests {

@@ -82,6 +82,13 @@ pub fn format_time(time: SystemTime) -> String {
     format!("{y:04}-{m:02}-{d:02} {hh:02}:{mm:02}:{ss:02} UTC")
 }
 
+/// Formats a time as RFC 3339 in UTC (`2025-06-11T14:03:00Z`), as protocols
+/// (ACME's `expires`, ARI's windows) write it.
+pub fn format_rfc3339(time: SystemTime) -> String {
+    let (y, m, d, hh, mm, ss) = utc_parts(time);
+    format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}Z")
+}
+
 /// Year, month, day, hour, minute, second of a time in UTC.
 pub(crate) fn utc_parts(time: SystemTime) -> (i64, u32, u32, i64, i64, i64) {
     let secs = match time.duration_since(UNIX_EPOCH) {
@@ -118,6 +125,7 @@ mod tests {
         assert_eq!(format_time(UNIX_EPOCH), "1970-01-01 00:00:00 UTC");
         let t = UNIX_EPOCH + Duration::from_secs(1_749_650_580);
         assert_eq!(format_time(t), "2025-06-11 14:03:00 UTC");
+        assert_eq!(format_rfc3339(t), "2025-06-11T14:03:00Z");
         let leap = UNIX_EPOCH + Duration::from_secs(951_782_400);
         assert_eq!(format_time(leap), "2000-02-29 00:00:00 UTC");
     }
