@@ -20,7 +20,7 @@ use openssl::error::ErrorStack;
 use openssl::ex_data::Index;
 use openssl::ssl::{
     AlpnError, ClientHelloResponse, NameType, SniError, Ssl, SslAcceptor, SslAcceptorBuilder,
-    SslContext, SslContextBuilder, SslFiletype, SslMethod, SslVerifyMode,
+    SslContext, SslContextBuilder, SslFiletype, SslMethod, SslOptions, SslVerifyMode,
 };
 use openssl::x509::store::{X509Lookup, X509StoreBuilder};
 use openssl::x509::verify::X509VerifyFlags;
@@ -54,13 +54,21 @@ pub enum TlsProfile {
 
 impl TlsProfile {
     fn acceptor(self) -> Result<SslAcceptorBuilder> {
-        match self {
+        let mut builder = match self {
             TlsProfile::Intermediate => {
                 SslAcceptor::mozilla_intermediate_v5(SslMethod::tls_server())
             }
             TlsProfile::Modern => SslAcceptor::mozilla_modern_v5(SslMethod::tls_server()),
         }
-        .context("start a TLS acceptor")
+        .context("start a TLS acceptor")?;
+        // The server's order (AES-128-GCM first) rather than the client's:
+        // OpenSSL clients (curl, wrk, Python) list AES-256-GCM first, which
+        // costs 40% more rounds per byte for no security a local server
+        // needs. A client that puts ChaCha20 first (no AES instructions, as
+        // on some phones) still gets it. Go's crypto/tls, so Caddy, chooses
+        // the same way.
+        builder.set_options(SslOptions::CIPHER_SERVER_PREFERENCE | SslOptions::PRIORITIZE_CHACHA);
+        Ok(builder)
     }
 }
 

@@ -384,6 +384,39 @@ fn intermediate_profile_refuses_tls10_and_tls11_and_accepts_tls12_and_tls13() {
 }
 
 #[test]
+fn the_server_chooses_aes_128_gcm_unless_the_client_puts_chacha20_first() {
+    if !tools() {
+        return;
+    }
+    let dir = tempdir();
+    let server = start(dir.path(), &[]);
+    // OpenSSL clients list AES-256-GCM first; the server's order wins.
+    for (offered, chosen) in [
+        (
+            "TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256",
+            "TLS_AES_128_GCM_SHA256",
+        ),
+        (
+            "TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256",
+            "TLS_CHACHA20_POLY1305_SHA256",
+        ),
+        ("TLS_AES_256_GCM_SHA384", "TLS_AES_256_GCM_SHA384"),
+    ] {
+        s_client(&server, &["-tls1_3", "-ciphersuites", offered])
+            .assert_stdout_contains(&format!("New, TLSv1.3, Cipher is {chosen}"));
+    }
+    s_client(
+        &server,
+        &[
+            "-tls1_2",
+            "-cipher",
+            "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-GCM-SHA256",
+        ],
+    )
+    .assert_stdout_contains("Cipher is ECDHE-ECDSA-AES128-GCM-SHA256");
+}
+
+#[test]
 fn modern_profile_accepts_only_tls13() {
     if !tools() {
         return;
