@@ -19,8 +19,8 @@ def index():
     return "the Flask app's index\n"
 
 
-@app.route("/api/echo", methods=["GET", "POST", "PUT"])
-@app.route("/echo", methods=["GET", "POST", "PUT"])
+@app.route("/api/echo", methods=["GET", "POST", "PUT", "DELETE"])
+@app.route("/echo", methods=["GET", "POST", "PUT", "DELETE"])
 def echo():
     """What the app sees of the request."""
     return {

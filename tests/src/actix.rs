@@ -15,8 +15,9 @@ use crate::{
     Output, Server, TestCommand, curl, free_port, openssl, pem_blocks, python, workspace_bin,
 };
 
-/// The line the server prints once it listens.
-pub const READY: &str = "Serving ";
+/// The last line of the banner the server prints once it listens: tests
+/// that read the banner (its `try:` line, its setups) find all of it.
+pub const READY: &str = "Press Ctrl-C to stop.";
 
 /// How long a refused start may take: it must stop before binding anything.
 pub const REFUSAL_TIMEOUT: Duration = Duration::from_secs(5);

@@ -23,9 +23,12 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use actix_tls::connect::{Connector as TcpConnector, Resolve, Resolver};
-use actix_web::body::{BodySize, SizedStream};
+use actix_web::body::SizedStream;
+use actix_web::dev::Payload;
+use actix_web::error::PayloadError;
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use actix_web::http::{Method, StatusCode, Version};
+use actix_web::http::uri::{Authority, PathAndQuery, Scheme};
+use actix_web::http::{Method, StatusCode, Uri, Version};
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
 use awc::Client;
 use futures_core::Stream;
@@ -69,6 +72,8 @@ pub struct Upstream {
     port: u16,
     /// Prepended to every request path (`""` when the URL has none).
     base: String,
+    /// `host:port` (`[::1]:3000`), made once: every request's URI has it.
+    authority: Authority,
 }
 
 impl Upstream {
@@ -109,10 +114,19 @@ impl Upstream {
                 "{url:?}: give the app's host and port, e.g. http://127.0.0.1:5000"
             ));
         }
+        let host = host.to_ascii_lowercase();
+        let authority = if host.contains(':') {
+            format!("[{host}]:{port}")
+        } else {
+            format!("{host}:{port}")
+        };
+        let authority = Authority::from_maybe_shared(web::Bytes::from(authority))
+            .map_err(|_| format!("{url:?}: {host:?} is not a host name or address"))?;
         Ok(Upstream {
-            host: host.to_ascii_lowercase(),
+            host,
             port,
             base: base.to_owned(),
+            authority,
         })
     }
 
@@ -126,8 +140,22 @@ impl Upstream {
         format!("http://{host}:{}{}", self.port, self.base)
     }
 
-    fn uri_for(&self, path_and_query: &str) -> String {
-        format!("{}{path_and_query}", self.url())
+    /// The app's URI for a request's path and query: built from parts,
+    /// the request's own path reused (no copy) when there is no base.
+    fn uri_for(&self, request: &Uri) -> Result<Uri, String> {
+        let path = match (self.base.as_str(), request.path_and_query()) {
+            ("", Some(path)) => path.clone(),
+            (base, path) => {
+                let path = path.map_or("/", PathAndQuery::as_str);
+                PathAndQuery::try_from(format!("{base}{path}")).map_err(|e| e.to_string())?
+            }
+        };
+        Uri::builder()
+            .scheme(Scheme::HTTP)
+            .authority(self.authority.clone())
+            .path_and_query(path)
+            .build()
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -199,11 +227,16 @@ async fn forward(req: HttpRequest, payload: web::Payload, proxy: web::Data<Proxy
             .await
             .unwrap_or_else(|failure| bad_gateway(&req, &proxy.upstream, &failure));
     }
-    let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
-    let uri = proxy.upstream.uri_for(path);
+    let uri = match proxy.upstream.uri_for(req.uri()) {
+        Ok(uri) => uri,
+        Err(why) => {
+            return HttpResponse::BadRequest()
+                .body(format!("this request's path cannot go to the app: {why}\n"));
+        }
+    };
     let mut upstream = proxy
         .client
-        .request(req.method().clone(), &uri)
+        .request(req.method().clone(), uri)
         // HTTP/1.1 to the app whatever the client spoke: what dev servers speak.
         .version(Version::HTTP_11)
         // Bodies pass untouched: no Accept-Encoding of awc's, no decoding.
@@ -211,11 +244,13 @@ async fn forward(req: HttpRequest, payload: web::Payload, proxy: web::Data<Proxy
     for (name, value) in request_headers(&req) {
         upstream = upstream.append_header((name, value));
     }
-    let sent = match request_body_size(&req) {
+    let sent = match request_body(&req, payload).await {
         // Without a body, no `Content-Length: 0` either (awc's `send` adds one).
-        BodySize::None => upstream.send_body(actix_web::body::None::new()).await,
-        BodySize::Sized(len) => upstream.send_body(SizedStream::new(len, payload)).await,
-        BodySize::Stream => upstream.send_stream(payload).await,
+        RequestBody::None => upstream.send_body(actix_web::body::None::new()).await,
+        RequestBody::Sized(len, payload) => {
+            upstream.send_body(SizedStream::new(len, payload)).await
+        }
+        RequestBody::Stream(payload) => upstream.send_stream(payload).await,
     };
     match sent {
         Ok(response) => relay_response(&req, &proxy.upstream, response).await,
@@ -421,25 +456,65 @@ impl Stream for FromApp {
     }
 }
 
-/// How big the client's body is: none, sized, or streamed (chunked).
-fn request_body_size(req: &HttpRequest) -> BodySize {
+/// The client's body as it goes to the app.
+enum RequestBody {
+    /// None at all: no length header and no chunks upstream.
+    None,
+    /// Of a known length (`Content-Length`).
+    Sized(u64, Payload),
+    /// Of unknown length: chunked upstream.
+    Stream(Payload),
+}
+
+/// How the client framed its body: by `Content-Length`, by chunks, or, over
+/// HTTP/2, by the END_STREAM flag, which may come on the headers (no body,
+/// whatever the method) or after DATA frames. awc would send an empty
+/// stream as `Content-Length: 0`, so one already ended goes as none.
+async fn request_body(req: &HttpRequest, payload: web::Payload) -> RequestBody {
     let headers = req.headers();
+    let mut payload = payload.into_inner();
     if let Some(len) = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
     {
-        return BodySize::Sized(len);
+        return RequestBody::Sized(len, payload);
     }
-    let chunked = headers.contains_key(header::TRANSFER_ENCODING);
-    // HTTP/2 bodies carry no length header; the END_STREAM flag ends them.
-    if chunked
-        || (req.version() == Version::HTTP_2
-            && !matches!(*req.method(), Method::GET | Method::HEAD))
-    {
-        BodySize::Stream
-    } else {
-        BodySize::None
+    if headers.contains_key(header::TRANSFER_ENCODING) {
+        return RequestBody::Stream(payload);
+    }
+    if req.version() != Version::HTTP_2 {
+        return RequestBody::None;
+    }
+    // Polled once, without waiting: a stream that has ended says so at once.
+    let first = std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut payload).poll_next(cx))).await;
+    match first {
+        Poll::Ready(None) => RequestBody::None,
+        Poll::Ready(Some(chunk)) => {
+            let prepended: Pin<Box<dyn Stream<Item = _>>> = Box::pin(Prepended {
+                first: Some(chunk),
+                rest: payload,
+            });
+            RequestBody::Stream(Payload::from(prepended))
+        }
+        Poll::Pending => RequestBody::Stream(payload),
+    }
+}
+
+/// A body stream with its first item, read while peeking, put back.
+struct Prepended {
+    first: Option<Result<web::Bytes, PayloadError>>,
+    rest: Payload,
+}
+
+impl Stream for Prepended {
+    type Item = Result<web::Bytes, PayloadError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if let Some(first) = self.first.take() {
+            return Poll::Ready(Some(first));
+        }
+        Pin::new(&mut self.rest).poll_next(cx)
     }
 }
 
@@ -455,8 +530,12 @@ fn request_headers(req: &HttpRequest) -> Vec<(HeaderName, HeaderValue)> {
         let n = name.as_str();
         // `X_Forwarded_For` is `X-Forwarded-For` to a CGI/WSGI server that
         // maps both to HTTP_X_FORWARDED_FOR: no underscores (nginx's rule).
+        // `Expect: 100-continue` was answered to the client already (actix
+        // sends the 100 before the body is read); passed on, the app's own
+        // 100 would meet awc's expect handling and the answer was lost.
         if HOP_BY_HOP.contains(&n)
             || OURS.contains(&n)
+            || name == header::EXPECT
             || n.contains('_')
             || dropped.iter().any(|d| d == n)
         {
@@ -475,29 +554,32 @@ fn request_headers(req: &HttpRequest) -> Vec<(HeaderName, HeaderValue)> {
     if let (false, Ok(joined)) = (cookies.is_empty(), joined) {
         out.push((header::COOKIE, joined));
     }
-    let host = request_host(req);
+    // Values made without formatting where they can be: a request's
+    // worth of small strings showed up in the proxy's profile.
+    let host = match headers.get(header::HOST) {
+        Some(host) => Some(host.clone()),
+        None => HeaderValue::from_str(&request_host(req)).ok(),
+    };
     let tls = req.conn_data::<TlsInfo>().filter(|t| t.is_tls());
-    let proto = if tls.is_some() { "https" } else { "http" };
-    let port = req.app_config().local_addr().port();
+    let proto = HeaderValue::from_static(if tls.is_some() { "https" } else { "http" });
+    let port = HeaderValue::from(req.app_config().local_addr().port());
     let client_ip = req
         .peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default();
-    let mut add = |name: &'static str, value: &str| {
-        if let Ok(v) = HeaderValue::from_str(value) {
-            out.push((HeaderName::from_static(name), v));
-        }
-    };
-    add("host", &host);
-    add("x-forwarded-for", &client_ip);
-    add("x-forwarded-proto", proto);
-    add("x-forwarded-host", &host);
-    add("x-forwarded-port", &port.to_string());
-    if let Some(cert) = tls.and_then(|t| t.client_certificate.as_ref()) {
-        add(
-            "x-forwarded-client-cert",
-            &forwarded_client_cert(&cert.certificate),
-        );
+        .and_then(|a| HeaderValue::from_str(&a.ip().to_string()).ok());
+    if let Some(host) = host {
+        out.push((header::HOST, host.clone()));
+        out.push((HeaderName::from_static("x-forwarded-host"), host));
+    }
+    if let Some(ip) = client_ip {
+        out.push((HeaderName::from_static("x-forwarded-for"), ip));
+    }
+    out.push((HeaderName::from_static("x-forwarded-proto"), proto));
+    out.push((HeaderName::from_static("x-forwarded-port"), port));
+    let xfcc = tls
+        .and_then(|t| t.client_certificate.as_ref())
+        .and_then(|cert| HeaderValue::from_str(&forwarded_client_cert(&cert.certificate)).ok());
+    if let Some(xfcc) = xfcc {
+        out.push((HeaderName::from_static("x-forwarded-client-cert"), xfcc));
     }
     out
 }
@@ -713,7 +795,11 @@ mod tests {
         assert_eq!(u.url(), "http://127.0.0.1:5000");
         let u = Upstream::parse("http://localhost:8000/api/").unwrap();
         assert_eq!(u.url(), "http://localhost:8000/api");
-        assert_eq!(u.uri_for("/x?y=1"), "http://localhost:8000/api/x?y=1");
+        let uri = u.uri_for(&Uri::from_static("/x?y=1")).unwrap();
+        assert_eq!(uri.to_string(), "http://localhost:8000/api/x?y=1");
+        let u = Upstream::parse("http://[::1]:3000").unwrap();
+        let uri = u.uri_for(&Uri::from_static("/x?y=1")).unwrap();
+        assert_eq!(uri.to_string(), "http://[::1]:3000/x?y=1");
         let u = Upstream::parse("http://[::1]:3000").unwrap();
         assert_eq!(u.url(), "http://[::1]:3000");
         assert_eq!(Upstream::parse("http://app.test").unwrap().port, 80);
@@ -723,6 +809,7 @@ mod tests {
             ("http://h:70000", "not a number"),
             ("http://:5000", "give the app's host"),
             ("http://h:1/a?b", "no query"),
+            ("http://a b:80", "not a host name"),
         ] {
             let err = Upstream::parse(bad).unwrap_err();
             assert!(err.contains(says), "{bad}: {err}");

@@ -161,6 +161,43 @@ fn the_app_sees_https_its_host_and_the_client_and_never_a_spoofed_forwarding_hea
 }
 
 #[test]
+fn bodies_reach_the_app_as_the_client_framed_them_over_http1_and_http2() {
+    if !tools() {
+        return;
+    }
+    let dir = e2e::tempdir();
+    let d = dir.path();
+    let app = flask();
+    let server = proxy_to(d, &format!("http://127.0.0.1:{}", app.port()), &[]);
+    let ca = ca_cert(d);
+    for http in ["--http1.1", "--http2"] {
+        // No body: none upstream either, not an empty chunked one.
+        let out = curl_to(&server, &ca)
+            .args([http, "-sS", "--fail", "-X", "DELETE"])
+            .arg(url(&server, "/echo"))
+            .assert_success();
+        let echo = echo_fields(&out.stdout);
+        assert_eq!(echo["body_length"], "0", "{http}: {echo:#?}");
+        assert!(
+            !echo.contains_key("header:Transfer-Encoding"),
+            "{http}: a DELETE without a body went upstream chunked: {echo:#?}"
+        );
+        // A body of unknown length (`-T -`: chunked over HTTP/1.1, after
+        // `Expect: 100-continue`; bare DATA frames over HTTP/2), on a GET as
+        // on a PUT: all of it arrives, and so does the app's answer.
+        for method in ["GET", "PUT"] {
+            let out = curl_to(&server, &ca)
+                .args([http, "-sS", "--fail", "-X", method, "-T", "-"])
+                .arg(url(&server, "/echo"))
+                .stdin("twelve bytes")
+                .assert_success();
+            let echo = echo_fields(&out.stdout);
+            assert_eq!(echo["body_length"], "12", "{http} {method}: {echo:#?}");
+        }
+    }
+}
+
+#[test]
 fn cookies_repeated_headers_redirects_and_compressed_bodies_pass_as_the_app_sent_them() {
     if !tools() {
         return;

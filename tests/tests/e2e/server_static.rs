@@ -384,3 +384,51 @@ fn a_static_directory_that_is_not_one_is_refused_at_start_naming_it() {
             .assert_stderr_contains(&format!("--static {value:?}"));
     }
 }
+
+#[test]
+fn a_file_is_answered_alike_whether_or_not_compression_is_on_offer_and_a_fifo_is_404() {
+    if !tools() {
+        return;
+    }
+    let dir = e2e::tempdir();
+    let d = dir.path();
+    let root = site(d);
+    let fifo = root.join("pipe");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    assert!(made.is_ok_and(|s| s.success()), "mkfifo {}", fifo.display());
+    let server = ActixHttps::new(d).args(["--static"]).args([&root]).start();
+    // Without Accept-Encoding the server opens the file itself; with one it
+    // leaves the request to actix-files, which looks for siblings first.
+    // app.js has none, so both must send the same answer.
+    let without_date = |headers: &str| -> Vec<String> {
+        headers
+            .lines()
+            .filter(|l| !l.to_ascii_lowercase().starts_with("date:"))
+            .map(str::to_owned)
+            .collect()
+    };
+    for extra in [&[][..], &["-H", "Range: bytes=2-5"][..]] {
+        let (_, direct, direct_body) = fetch(&server, d, "/app.js", extra);
+        let offered: Vec<&str> = [extra, &["-H", "Accept-Encoding: gzip, br"]].concat();
+        let (_, via_files, files_body) = fetch(&server, d, "/app.js", &offered);
+        assert_eq!(
+            without_date(&direct),
+            without_date(&via_files),
+            "{extra:?}\n{direct}\n{via_files}"
+        );
+        assert_eq!(direct_body, files_body, "{extra:?}");
+        assert!(
+            matches!(status(&direct), 200 | 206) && header(&direct, "etag").is_some(),
+            "{direct}"
+        );
+    }
+    // A FIFO is neither served nor opened for reading (which would wait
+    // for a writer and stall the worker): 404 at once, on both roads.
+    for extra in [&[][..], &["-H", "Accept-Encoding: gzip"][..]] {
+        let timed: Vec<&str> = [extra, &["--max-time", "5"]].concat();
+        let (_, h, _) = fetch(&server, d, "/pipe", &timed);
+        assert_eq!(status(&h), 404, "{extra:?}\n{h}");
+    }
+    let (_, h, body) = fetch(&server, d, "/app.js", &[]);
+    assert_eq!((status(&h), body.len()), (200, 18), "{h}");
+}

@@ -1,74 +1,16 @@
-//! Static files, as `--static [PATH=]DIR` serves them and any actix-web app
-//! can mount them: `actix-files` does the serving (MIME types, `ETag` and
-//! `Last-Modified` with 304s, single `Range` requests with 206 and 416,
-//! precompressed `.br`/`.gz`/`.zst` siblings, `..` kept inside the
-//! directory, `%2F` refused); this module chooses its settings and adds
-//! what it lacks: hidden files refused with 404 (except `/.well-known/`,
-//! RFC 8615), and a directory listing that is HTML for browsers and JSON
-//! when asked (`Accept: application/json`).
+//! The listing of a directory without an index file: HTML for browsers,
+//! JSON for clients that ask for it (`Accept: application/json`), hidden
+//! entries left out and directories first.
 
 use std::fs;
 use std::io;
-use std::path::{Component, Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
-use actix_files::{Directory, Files};
+use actix_files::Directory;
 use actix_web::dev::ServiceResponse;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse};
 use serde::Serialize;
-
-/// Files up to this size are read on the worker thread, without a hop to
-/// the blocking pool per 64 KiB chunk: from the page cache that is faster
-/// than the hop, and a development server's files are almost all there.
-pub const SYNC_READ_LIMIT: u64 = 4 * 1024 * 1024;
-
-/// The directory that may be served although its name starts with a dot.
-const WELL_KNOWN: &str = ".well-known";
-
-/// A static-files service for `dir` at `mount` (`"/"`, `"/docs"`): index
-/// files (`index.html`), a listing for directories without one, directories
-/// redirected to their slash form, precompressed siblings, and hidden files
-/// refused.
-///
-/// ```no_run
-/// use actix_web::{App, HttpServer};
-///
-/// # async fn run() -> std::io::Result<()> {
-/// HttpServer::new(|| App::new().service(actix_https::files::static_files("/", "./site")))
-///     .bind("127.0.0.1:8080")?
-///     .run()
-///     .await
-/// # }
-/// ```
-pub fn static_files(mount: &str, dir: impl Into<PathBuf>) -> Files {
-    Files::new(mount, dir.into())
-        .index_file("index.html")
-        .show_files_listing()
-        .files_listing_renderer(render_listing)
-        .redirect_to_slash_directory()
-        .try_compressed()
-        .read_mode_threshold(SYNC_READ_LIMIT)
-        // No `Content-Disposition: inline; filename=…` on every file, as
-        // nginx and Caddy send none: inline is what browsers do anyway.
-        .disable_content_disposition()
-        // Dots are judged by `visible` below, which lets `.well-known` through.
-        .use_hidden_files()
-        .path_filter(|path, _| visible(path))
-}
-
-/// Whether no part of `path` is hidden (starts with a dot), `.well-known`
-/// apart. `..` never reaches here: actix-files resolves it first, inside
-/// the served directory.
-fn visible(path: &Path) -> bool {
-    path.components().all(|c| match c {
-        Component::Normal(name) => {
-            let name = name.to_string_lossy();
-            !name.starts_with('.') || name == WELL_KNOWN
-        }
-        _ => true,
-    })
-}
 
 /// One entry of a directory listing.
 #[derive(Debug, Serialize)]
@@ -83,7 +25,7 @@ struct Entry {
 
 /// The listing of `dir.path`: JSON for clients that ask for it, HTML for
 /// the rest; hidden entries are left out, directories first.
-fn render_listing(dir: &Directory, req: &HttpRequest) -> io::Result<ServiceResponse> {
+pub(super) fn render_listing(dir: &Directory, req: &HttpRequest) -> io::Result<ServiceResponse> {
     let mut entries: Vec<Entry> = fs::read_dir(&dir.path)?
         .filter_map(Result::ok)
         .filter_map(|entry| {
@@ -198,33 +140,9 @@ fn escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// Why `dir` cannot be served, if it cannot: checked at start, so a typo
-/// stops the server with the path named instead of answering 404s.
-pub fn check_dir(dir: &Path) -> Result<(), String> {
-    match fs::metadata(dir) {
-        Ok(meta) if meta.is_dir() => fs::read_dir(dir)
-            .map(|_| ())
-            .map_err(|e| format!("{} cannot be listed: {e}", dir.display())),
-        Ok(_) => Err(format!("{} is not a directory", dir.display())),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            Err(format!("{} does not exist", dir.display()))
-        }
-        Err(e) => Err(format!("{} cannot be read: {e}", dir.display())),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn hidden_parts_are_refused_but_well_known_is_not() {
-        assert!(visible(Path::new("a/b.txt")));
-        assert!(visible(Path::new(".well-known/security.txt")));
-        assert!(!visible(Path::new(".env")));
-        assert!(!visible(Path::new("a/.git/config")));
-        assert!(!visible(Path::new(".well-known/.secret")));
-    }
 
     #[test]
     fn names_become_one_segment_each() {
