@@ -35,6 +35,13 @@ use anyhow::{Context as _, Result, bail};
 use clap::{Parser, ValueEnum};
 use pki::Passphrase;
 
+/// mimalloc rather than glibc's malloc: actix-web allocates and frees many
+/// small objects per request (headers, futures, buffers); with mimalloc the
+/// server spends less CPU per request, and a burst of thousands of
+/// connections leaves no fragmented arenas behind to slow later requests.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// HTTPS (or plain HTTP, or mutual TLS) for local development.
 #[derive(Debug, Parser)]
 #[command(name = "actix-https", version, max_term_width = 100)]
