@@ -393,6 +393,9 @@ fn a_file_is_answered_alike_whether_or_not_compression_is_on_offer_and_a_fifo_is
     let dir = e2e::tempdir();
     let d = dir.path();
     let root = site(d);
+    // Over 64 KiB: sent in more than one piece, on either road.
+    let big: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
+    write_file(&root.join("big.bin"), &big);
     let fifo = root.join("pipe");
     let made = std::process::Command::new("mkfifo").arg(&fifo).status();
     assert!(made.is_ok_and(|s| s.success()), "mkfifo {}", fifo.display());
@@ -407,21 +410,46 @@ fn a_file_is_answered_alike_whether_or_not_compression_is_on_offer_and_a_fifo_is
             .map(str::to_owned)
             .collect()
     };
-    for extra in [&[][..], &["-H", "Range: bytes=2-5"][..]] {
-        let (_, direct, direct_body) = fetch(&server, d, "/app.js", extra);
+    for (path, extra, whole) in [
+        ("/app.js", &[][..], Some(&b"console.log('hi')\n"[..])),
+        ("/app.js", &["-H", "Range: bytes=2-5"][..], None),
+        ("/app.js", &["-I"][..], None),
+        ("/big.bin", &[][..], Some(&big[..])),
+        ("/big.bin", &["-H", "Range: bytes=131000-140000"][..], None),
+        ("/big.bin", &["-H", "Range: bytes=-5"][..], None),
+        ("/big.bin", &["-I"][..], None),
+    ] {
+        let (_, direct, direct_body) = fetch(&server, d, path, extra);
         let offered: Vec<&str> = [extra, &["-H", "Accept-Encoding: gzip, br"]].concat();
-        let (_, via_files, files_body) = fetch(&server, d, "/app.js", &offered);
+        let (_, via_files, files_body) = fetch(&server, d, path, &offered);
         assert_eq!(
             without_date(&direct),
             without_date(&via_files),
-            "{extra:?}\n{direct}\n{via_files}"
+            "{path} {extra:?}\n{direct}\n{via_files}"
         );
-        assert_eq!(direct_body, files_body, "{extra:?}");
+        assert!(
+            direct_body == files_body,
+            "{path} {extra:?}: the bodies differ"
+        );
         assert!(
             matches!(status(&direct), 200 | 206) && header(&direct, "etag").is_some(),
             "{direct}"
         );
+        if let Some(whole) = whole {
+            assert!(direct_body == whole, "{path}: not the file's bytes");
+        }
     }
+    let (_, h, part) = fetch(
+        &server,
+        d,
+        "/big.bin",
+        &["-H", "Range: bytes=131000-140000"],
+    );
+    assert_eq!(status(&h), 206, "{h}");
+    assert!(
+        part == big[131_000..=140_000],
+        "the range's bytes are wrong"
+    );
     // A FIFO is neither served nor opened for reading (which would wait
     // for a writer and stall the worker): 404 at once, on both roads.
     for extra in [&[][..], &["-H", "Accept-Encoding: gzip"][..]] {

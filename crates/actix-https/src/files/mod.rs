@@ -7,31 +7,26 @@
 //! RFC 8615), and a directory listing that is HTML for browsers and JSON
 //! when asked (`Accept: application/json`, in `listing`).
 //!
-//! A request for a plain file takes a shorter road than `Files` does: one
-//! `open` and one `fstat`, where `Files` also stats the path twice and
-//! resolves it with `realpath` (a `readlink` per path component) only to
-//! throw the result away. On a 1 KiB file those calls were a sixth of the
-//! server's CPU time. Everything else (directories, precompressed
-//! siblings, refusals) goes to `Files`, so both roads answer alike.
+//! A request for a plain file takes a shorter road (`direct`) than `Files`
+//! does; everything else (directories, precompressed siblings, refusals)
+//! goes to `Files`, and both roads answer alike.
 
+mod direct;
 mod listing;
 
 use std::fs;
 use std::future::{Future, ready};
 use std::io;
-use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Component, Path, PathBuf};
 use std::pin::Pin;
 use std::rc::Rc;
 
-use actix_files::{Files, FilesService, NamedFile, PathBufWrap};
+use actix_files::{Files, FilesService};
+use actix_web::Error;
 use actix_web::dev::{
     AppService, HttpServiceFactory, ResourceDef, Service, ServiceFactory, ServiceRequest,
     ServiceResponse,
 };
-use actix_web::http::Method;
-use actix_web::http::header::{AcceptEncoding, ContentEncoding, Encoding};
-use actix_web::{Error, HttpMessage as _, HttpResponse};
 
 /// Files up to this size are read on the worker thread, without a hop to
 /// the blocking pool per 64 KiB chunk: from the page cache that is faster
@@ -134,85 +129,11 @@ impl Service<ServiceRequest> for StaticFilesService {
     actix_web::dev::always_ready!();
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
-        match self.plain_file(&req) {
-            Ok(Some(file)) => {
-                let (req, _) = req.into_parts();
-                let response = file.into_response(&req);
-                Box::pin(ready(Ok(ServiceResponse::new(req, response))))
-            }
-            Ok(None) => self.files.call(req),
-            Err(NotServable) => Box::pin(ready(Ok(
-                req.into_response(HttpResponse::NotFound().finish())
-            ))),
+        match direct::answer(&self.dir, req) {
+            Ok(response) => Box::pin(ready(Ok(response))),
+            Err(req) => self.files.call(req),
         }
     }
-}
-
-/// A path that names neither a file nor a directory (a FIFO, a socket, a
-/// device): 404, as nginx answers, and never opened for reading, which
-/// for a FIFO would stall the worker until some writer came.
-struct NotServable;
-
-impl StaticFilesService {
-    /// The file a GET or HEAD names, opened, when it is a plain visible
-    /// file and no precompressed sibling could be chosen; `None` leaves
-    /// the request to `Files`.
-    fn plain_file(&self, req: &ServiceRequest) -> Result<Option<NamedFile>, NotServable> {
-        if !matches!(*req.method(), Method::GET | Method::HEAD) {
-            return Ok(None);
-        }
-        // The same parsing `Files` does (`..` kept inside, `%2F` refused).
-        let Ok(relative) = PathBufWrap::parse_path(req.match_info().unprocessed(), true) else {
-            return Ok(None);
-        };
-        if !visible(relative.as_ref()) {
-            return Ok(None);
-        }
-        let path = self.dir.join(relative);
-        // Non-blocking, so opening a FIFO returns at once; reads of a
-        // regular file ignore the flag.
-        let Ok(file) = fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NONBLOCK)
-            .open(&path)
-        else {
-            return Ok(None);
-        };
-        let Ok(named) = NamedFile::from_file(file, &path) else {
-            return Ok(None);
-        };
-        let kind = named.metadata().file_type();
-        if !kind.is_file() && !kind.is_dir() {
-            return Err(NotServable);
-        }
-        if kind.is_dir() || may_take_precompressed(req) {
-            return Ok(None);
-        }
-        Ok(Some(
-            named
-                .disable_content_disposition()
-                .read_mode_threshold(SYNC_READ_LIMIT),
-        ))
-    }
-}
-
-/// Whether the client accepts an encoding `Files` might find a
-/// precompressed sibling for (`br`, `gzip`, `zstd`).
-fn may_take_precompressed(req: &ServiceRequest) -> bool {
-    let Some(accept) = req.get_header::<AcceptEncoding>() else {
-        return false;
-    };
-    let offered = [
-        ContentEncoding::Brotli,
-        ContentEncoding::Gzip,
-        ContentEncoding::Zstd,
-        ContentEncoding::Identity,
-    ]
-    .map(Encoding::Known);
-    !matches!(
-        accept.negotiate(offered.iter()),
-        None | Some(Encoding::Known(ContentEncoding::Identity))
-    )
 }
 
 /// Whether no part of `path` is hidden (starts with a dot), `.well-known`
