@@ -20,7 +20,7 @@ use crate::bench::{
     wait_for_port,
 };
 
-const ROUNDS: usize = 3;
+const ROUNDS: usize = 5;
 const WRK_SECONDS: u32 = 4;
 const CONNECTIONS: u32 = 32;
 

@@ -296,7 +296,18 @@ async fn tunnel(
         .write_all(head.as_bytes())
         .await
         .map_err(|e| Failure::Down(format!("sending the WebSocket handshake failed: {e}")))?;
-    let (status, headers, leftover) = read_head(&mut read).await.map_err(Failure::BadAnswer)?;
+    // Interim answers (100, 103 Early Hints) are the app's business with no
+    // one here: skipped, up to the final one or the 101.
+    let mut unread = Vec::new();
+    let (status, headers, leftover) = loop {
+        let head = read_head(&mut read, unread)
+            .await
+            .map_err(Failure::BadAnswer)?;
+        if !head.0.is_informational() || head.0 == StatusCode::SWITCHING_PROTOCOLS {
+            break head;
+        }
+        unread = head.2.to_vec();
+    };
     let mut response = HttpResponse::build(status);
     let length = copy_response_headers(&headers, &mut response);
     if status != StatusCode::SWITCHING_PROTOCOLS {
@@ -305,8 +316,7 @@ async fn tunnel(
         let chunked = headers
             .get(header::TRANSFER_ENCODING)
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"chunked"));
-        if status.is_informational()
-            || status == StatusCode::NO_CONTENT
+        if status == StatusCode::NO_CONTENT
             || status == StatusCode::NOT_MODIFIED
             || req.method() == Method::HEAD
         {
@@ -371,12 +381,13 @@ async fn connect(upstream: &Upstream) -> Result<TcpStream, String> {
     Err(format!("connecting failed ({last})"))
 }
 
-/// Reads the app's response head: its status, its headers, and what came
-/// after the head in the same reads.
+/// Reads the app's response head, starting with the `unread` bytes: its
+/// status, its headers, and what came after the head in the same reads.
 async fn read_head(
     read: &mut OwnedReadHalf,
+    unread: Vec<u8>,
 ) -> Result<(StatusCode, HeaderMap, web::Bytes), String> {
-    let mut buf = Vec::with_capacity(1024);
+    let mut buf = unread;
     let end = loop {
         if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
             break i + 4;

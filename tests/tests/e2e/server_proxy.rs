@@ -608,6 +608,53 @@ fn starlette_under_uvicorn_sees_https_and_websockets_echo_both_ways_and_close_cl
 }
 
 #[test]
+fn interim_answers_before_a_websocket_handshake_s_101_are_skipped() {
+    if !tools() || !require_python_modules(&["websockets"]) {
+        return;
+    }
+    let dir = e2e::tempdir();
+    let d = dir.path();
+    // An app that answers the handshake with 103 Early Hints, then 101, then
+    // one text frame and a close frame, all in one write (connections that
+    // send nothing, as the harness's readiness probe, are closed).
+    let app = Server::python(
+        d,
+        "import base64, hashlib, socket, sys\n\
+         s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+         s.bind(('127.0.0.1', int(sys.argv[1]))); s.listen(); print('READY')\n\
+         while True:\n\
+         \x20   c, _ = s.accept(); head = b''\n\
+         \x20   while b'\\r\\n\\r\\n' not in head:\n\
+         \x20       more = c.recv(4096)\n\
+         \x20       if not more: break\n\
+         \x20       head += more\n\
+         \x20   if b'\\r\\n\\r\\n' not in head: c.close(); continue\n\
+         \x20   key = [l.split(b':', 1)[1].strip() for l in head.split(b'\\r\\n') if l.lower().startswith(b'sec-websocket-key:')][0]\n\
+         \x20   accept = base64.b64encode(hashlib.sha1(key + b'258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest())\n\
+         \x20   c.sendall(b'HTTP/1.1 103 Early Hints\\r\\nLink: </a.css>; rel=preload\\r\\n\\r\\n'\n\
+         \x20       + b'HTTP/1.1 101 Switching Protocols\\r\\nUpgrade: websocket\\r\\nConnection: Upgrade\\r\\nSec-WebSocket-Accept: ' + accept + b'\\r\\n\\r\\n'\n\
+         \x20       + b'\\x81\\x05hello' + b'\\x88\\x02\\x03\\xe8')\n\
+         \x20   c.recv(4096); c.close()",
+        [""; 0],
+    );
+    let server = proxy_to(d, &format!("http://127.0.0.1:{}", app.port()), &[]);
+    let out = app_python(
+        "import asyncio, ssl, sys, websockets\n\
+         async def main():\n\
+         \x20   ctx = ssl.create_default_context(cafile=sys.argv[1])\n\
+         \x20   async with websockets.connect(sys.argv[2], ssl=ctx) as ws:\n\
+         \x20       print(await ws.recv())\n\
+         asyncio.run(asyncio.wait_for(main(), 10))",
+        [
+            ca_cert(d).to_str().unwrap(),
+            &format!("wss://localhost:{}/socket", server.port()),
+        ],
+    )
+    .assert_success();
+    assert_eq!(out.stdout, "hello\n");
+}
+
+#[test]
 fn chromium_loads_the_proxied_app_without_a_certificate_error_and_the_banner_curl_works() {
     if !tools() || !require_tools(&["chromium", "certutil", "sh"]) {
         return;
