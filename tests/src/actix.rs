@@ -156,7 +156,8 @@ impl ActixHttps {
             out.stderr.starts_with("error:"),
             "the message should start with `error:`\n{out}"
         );
-        out.assert_stdout_lacks(READY);
+        out.assert_stdout_lacks(READY)
+            .assert_stdout_lacks("Serving ");
         out
     }
 

@@ -99,6 +99,11 @@ impl Upstream {
                 "{url:?}: an upstream URL takes no query or fragment"
             ));
         }
+        if !base.is_empty() && PathAndQuery::try_from(base).is_err() {
+            return Err(format!(
+                "{url:?}: the path {base:?} has characters a URL path cannot have; percent-encode them"
+            ));
+        }
         let (host, port) = match authority.rsplit_once(':') {
             Some((host, port)) if !host.ends_with(':') && !port.contains(']') => {
                 let port = port.parse::<u16>().map_err(|_| {
@@ -498,6 +503,8 @@ async fn request_body(req: &HttpRequest, payload: web::Payload) -> RequestBody {
         return RequestBody::None;
     }
     // Polled once, without waiting: a stream that has ended says so at once.
+    // (A client that ends it with an empty DATA frame after the headers is
+    // not seen here: its GET goes upstream chunked, with an empty body.)
     let first = std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut payload).poll_next(cx))).await;
     match first {
         Poll::Ready(None) => RequestBody::None,
@@ -821,6 +828,7 @@ mod tests {
             ("http://:5000", "give the app's host"),
             ("http://h:1/a?b", "no query"),
             ("http://a b:80", "not a host name"),
+            ("http://h:1/a b", "percent-encode them"),
         ] {
             let err = Upstream::parse(bad).unwrap_err();
             assert!(err.contains(says), "{bad}: {err}");

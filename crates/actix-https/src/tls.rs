@@ -238,7 +238,8 @@ impl TlsServerBuilder {
     /// for the default identity, each SNI identity and every reload. Every
     /// handshake is switched to one of these contexts, so ALPN, ciphers,
     /// session or other OpenSSL settings belong here, not on the builder
-    /// [`TlsServer::acceptor`] returns.
+    /// [`TlsServer::acceptor`] returns. The server orders the ciphers, so a
+    /// cipher list set here is also the order of preference.
     pub fn customize(
         mut self,
         adjust: impl Fn(&mut SslContextBuilder) -> Result<(), ErrorStack> + Send + Sync + 'static,

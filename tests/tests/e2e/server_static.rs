@@ -386,7 +386,7 @@ fn a_static_directory_that_is_not_one_is_refused_at_start_naming_it() {
 }
 
 #[test]
-fn a_file_is_answered_alike_whether_or_not_compression_is_on_offer_and_a_fifo_is_404() {
+fn a_file_is_answered_alike_whether_or_not_compression_is_on_offer_and_fifos_are_never_read() {
     if !tools() {
         return;
     }
@@ -396,13 +396,19 @@ fn a_file_is_answered_alike_whether_or_not_compression_is_on_offer_and_a_fifo_is
     // Over 64 KiB: sent in more than one piece, on either road.
     let big: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
     write_file(&root.join("big.bin"), &big);
-    let fifo = root.join("pipe");
-    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
-    assert!(made.is_ok_and(|s| s.success()), "mkfifo {}", fifo.display());
+    // FIFOs where a file, an index file and a precompressed sibling go.
+    fs::create_dir_all(root.join("piped")).unwrap();
+    write_file(&root.join("b.txt"), "plain b\n");
+    for fifo in ["pipe", "piped/index.html", "b.txt.gz"] {
+        let made = std::process::Command::new("mkfifo")
+            .arg(root.join(fifo))
+            .status();
+        assert!(made.is_ok_and(|s| s.success()), "mkfifo {fifo}");
+    }
     let server = ActixHttps::new(d).args(["--static"]).args([&root]).start();
-    // Without Accept-Encoding the server opens the file itself; with one it
-    // leaves the request to actix-files, which looks for siblings first.
-    // app.js has none, so both must send the same answer.
+    // With Accept-Encoding the server looks for a precompressed sibling
+    // first; app.js and big.bin have none, so the answer must be the one
+    // sent without the header, 304s and ranges included.
     let without_date = |headers: &str| -> Vec<String> {
         headers
             .lines()
@@ -418,6 +424,11 @@ fn a_file_is_answered_alike_whether_or_not_compression_is_on_offer_and_a_fifo_is
         ("/big.bin", &["-H", "Range: bytes=131000-140000"][..], None),
         ("/big.bin", &["-H", "Range: bytes=-5"][..], None),
         ("/big.bin", &["-I"][..], None),
+        (
+            "/big.bin",
+            &["-H", "If-Modified-Since: Fri, 01 Jan 2100 00:00:00 GMT"][..],
+            None,
+        ),
     ] {
         let (_, direct, direct_body) = fetch(&server, d, path, extra);
         let offered: Vec<&str> = [extra, &["-H", "Accept-Encoding: gzip, br"]].concat();
@@ -432,7 +443,7 @@ fn a_file_is_answered_alike_whether_or_not_compression_is_on_offer_and_a_fifo_is
             "{path} {extra:?}: the bodies differ"
         );
         assert!(
-            matches!(status(&direct), 200 | 206) && header(&direct, "etag").is_some(),
+            matches!(status(&direct), 200 | 206 | 304) && header(&direct, "etag").is_some(),
             "{direct}"
         );
         if let Some(whole) = whole {
@@ -450,12 +461,31 @@ fn a_file_is_answered_alike_whether_or_not_compression_is_on_offer_and_a_fifo_is
         part == big[131_000..=140_000],
         "the range's bytes are wrong"
     );
-    // A FIFO is neither served nor opened for reading (which would wait
-    // for a writer and stall the worker): 404 at once, on both roads.
-    for extra in [&[][..], &["-H", "Accept-Encoding: gzip"][..]] {
+    let (_, h, _) = fetch(&server, d, "/app.js", &[]);
+    let etag = header(&h, "etag").unwrap_or_default().to_owned();
+    let (_, h, body) = fetch(
+        &server,
+        d,
+        "/app.js",
+        &["-H", &format!("If-None-Match: {etag}")],
+    );
+    assert_eq!((status(&h), body.len()), (304, 0), "{h}");
+    // A FIFO is never read (reading would wait for a writer and stall the
+    // worker): as the file, 404 at once; as an index file, 404; as a
+    // sibling, passed over for the plain file.
+    for (path, extra, code) in [
+        ("/pipe", &[][..], 404),
+        ("/pipe", &["-H", "Accept-Encoding: gzip"][..], 404),
+        ("/piped/", &[][..], 404),
+        ("/b.txt", &["-H", "Accept-Encoding: gzip"][..], 200),
+    ] {
         let timed: Vec<&str> = [extra, &["--max-time", "5"]].concat();
-        let (_, h, _) = fetch(&server, d, "/pipe", &timed);
-        assert_eq!(status(&h), 404, "{extra:?}\n{h}");
+        let (_, h, body) = fetch(&server, d, path, &timed);
+        assert_eq!(status(&h), code, "{path} {extra:?}\n{h}");
+        if code == 200 {
+            assert_eq!(body, b"plain b\n", "{h}");
+            assert_eq!(header(&h, "content-encoding"), None, "{h}");
+        }
     }
     let (_, h, body) = fetch(&server, d, "/app.js", &[]);
     assert_eq!((status(&h), body.len()), (200, 18), "{h}");

@@ -33,6 +33,9 @@ use actix_web::dev::{
 /// than the hop, and a development server's files are almost all there.
 pub const SYNC_READ_LIMIT: u64 = 4 * 1024 * 1024;
 
+/// The file a directory's URL serves.
+const INDEX_FILE: &str = "index.html";
+
 /// The directory that may be served although its name starts with a dot.
 const WELL_KNOWN: &str = ".well-known";
 
@@ -54,7 +57,7 @@ const WELL_KNOWN: &str = ".well-known";
 pub fn static_files(mount: &str, dir: impl Into<PathBuf>) -> StaticFiles {
     let dir = dir.into();
     let files = Files::new(mount, dir.clone())
-        .index_file("index.html")
+        .index_file(INDEX_FILE)
         .show_files_listing()
         .files_listing_renderer(listing::render_listing)
         .redirect_to_slash_directory()
