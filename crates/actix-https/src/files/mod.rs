@@ -7,9 +7,10 @@
 //! RFC 8615), and a directory listing that is HTML for browsers and JSON
 //! when asked (`Accept: application/json`, in `listing`).
 //!
-//! A request for a plain file takes a shorter road (`direct`) than `Files`
-//! does; everything else (directories, precompressed siblings, refusals)
-//! goes to `Files`, and both roads answer alike.
+//! A GET or HEAD of a file, an index file or a precompressed sibling takes
+//! a shorter road (`direct`) than `Files` does, and never reads a FIFO;
+//! what is left (missing files, listings, slash redirects, refusals) goes
+//! to `Files`, and both roads answer through actix-files' `NamedFile`.
 
 mod direct;
 mod listing;
