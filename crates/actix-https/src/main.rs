@@ -35,7 +35,7 @@ use anyhow::{Context as _, Result, bail};
 use clap::{Parser, ValueEnum};
 use pki::Passphrase;
 
-/// mimalloc rather than glibc's malloc: actix-web and awc allocate and free
+/// mimalloc rather than glibc's malloc: actix-web and the proxy allocate and free
 /// many small objects per request (headers, futures, buffers), and glibc's
 /// malloc was 7% of the proxy's CPU time; with mimalloc the proxy answered
 /// about 10% more requests per CPU-second (`cargo xtask bench proxy`).

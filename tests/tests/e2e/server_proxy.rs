@@ -656,6 +656,67 @@ fn interim_answers_before_a_websocket_handshake_s_101_are_skipped() {
 }
 
 #[test]
+fn a_body_ended_by_a_close_arrives_whole_and_a_reused_connection_the_app_closed_is_retried_only_when_safe()
+ {
+    if !tools() {
+        return;
+    }
+    let dir = e2e::tempdir();
+    let d = dir.path();
+    let app = Server::python(d, &read_text(&scripts().join("raw_http_app.py")), [""; 0]);
+    // The harness starts one worker, so one pool: the second request meets
+    // the first's connection.
+    let upstream = format!("http://127.0.0.1:{}", app.port());
+    let server = proxy_to(d, &upstream, &[]);
+    let ca = ca_cert(d);
+
+    // Neither Content-Length nor chunks: the body is all the app sent before
+    // it closed (actix-http's client alone drops it).
+    let expected: String = (0..20000).map(|i| format!("line {i}\n")).collect();
+    for http in ["--http1.1", "--http2"] {
+        let out = curl_to(&server, &ca)
+            .args([http, "-sS", "--fail"])
+            .arg(url(&server, "/until-close"))
+            .assert_success();
+        assert!(
+            out.stdout == expected,
+            "{http}: {} bytes arrived of {}",
+            out.stdout.len(),
+            expected.len()
+        );
+    }
+
+    // The app closes a kept-alive connection at the second request without
+    // answering: a GET goes again on a new connection, and is answered.
+    for _ in 0..2 {
+        let out = curl_to(&server, &ca)
+            .args(["-sS", "--fail"])
+            .arg(url(&server, "/once"))
+            .assert_success();
+        assert_eq!(out.stdout, "one\n");
+    }
+    let log = app.log();
+    assert_eq!(log.matches("dropped GET").count(), 1, "{log}");
+    // A POST may have had its effect: it is not sent twice, and the client
+    // hears why.
+    let out = curl_to(&server, &ca)
+        .args(["-sS", "-X", "POST", "-w", "%{http_code}"])
+        .arg(url(&server, "/once"))
+        .assert_success();
+    assert!(
+        out.stdout.contains(&format!("the app at {upstream} "))
+            && out
+                .stdout
+                .contains("closed the connection without answering")
+            && out.stdout.ends_with("502"),
+        "{}",
+        out.stdout
+    );
+    let log = app.log();
+    assert_eq!(log.matches("dropped POST").count(), 1, "{log}");
+}
+
+#[test]
 fn chromium_loads_the_proxied_app_without_a_certificate_error_and_the_banner_curl_works() {
     if !tools() || !require_tools(&["chromium", "certutil", "sh"]) {
         return;

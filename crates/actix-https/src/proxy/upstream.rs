@@ -1,0 +1,622 @@
+//! The app's side of the proxy: its address ([`Upstream`]), and the
+//! connections to it, kept open between requests and reused (one
+//! [`Pool`] per worker thread).
+//!
+//! Requests and responses are framed by actix-http's own HTTP/1.1 client
+//! codec, the one awc uses. The pool is ours rather than awc's because awc
+//! builds a new codec configuration for every request, and with it a task
+//! that keeps the `Date` header fresh, spawned and cancelled each time:
+//! here all of a worker's connections share one. What awc's builder had
+//! to have switched off is simply not here: nothing follows redirects,
+//! decompresses, times a response out or adds headers (but actix-http's
+//! `Date`).
+//!
+//! What the pool adds to a plain connection: a connection idle for
+//! [`IDLE_FOR`] or closed by the app is not reused, and a request without
+//! a body whose reused connection turns out to be closed (the app's
+//! keep-alive timeout met our write) is sent again on a new one, when its
+//! method is idempotent. A response without `Content-Length` or chunked
+//! framing is read until the app closes (RFC 9112 §6.3), where actix-http
+//! alone would drop its body.
+
+use std::cell::{OnceCell, RefCell};
+use std::collections::VecDeque;
+use std::future::poll_fn;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, ready};
+use std::time::{Duration, Instant};
+
+use actix_codec::Framed;
+use actix_http::ServiceConfig;
+use actix_http::body::BodySize;
+use actix_http::h1::{ClientCodec, ClientPayloadCodec, Message, MessageType};
+use actix_http::{RequestHead, RequestHeadType, ResponseHead};
+use actix_web::dev::Payload;
+use actix_web::error::PayloadError;
+use actix_web::http::header;
+use actix_web::http::uri::{Authority, PathAndQuery};
+use actix_web::http::{Method, StatusCode, Uri};
+use actix_web::web::{Bytes, BytesMut};
+use futures_core::Stream;
+use tokio::io::{AsyncRead, ReadBuf};
+use tokio::net::TcpStream;
+
+/// How long connecting to the app may take before the client gets a 502.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a connection may sit idle and still be reused: under the 5 s
+/// keep-alive timeout of Node (Express, Vite) and uvicorn, the shortest
+/// among dev servers, so the app has not yet closed its end when we write.
+const IDLE_FOR: Duration = Duration::from_secs(4);
+
+/// Idle connections kept per app and worker thread (awc kept 100 in all).
+const MAX_IDLE: usize = 64;
+
+/// Where requests go: `http://127.0.0.1:5000`, with an optional base path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upstream {
+    host: String,
+    port: u16,
+    /// Prepended to every request path (`""` when the URL has none).
+    base: String,
+}
+
+impl Upstream {
+    /// Parses `http://HOST[:PORT][/BASE]`; the error says what is wrong.
+    pub fn parse(url: &str) -> Result<Self, String> {
+        let rest = if let Some(rest) = url.strip_prefix("http://") {
+            rest
+        } else if url.starts_with("https://") {
+            return Err(format!(
+                "{url:?}: apps behind this proxy speak plain HTTP on this machine; give the app's http:// address"
+            ));
+        } else {
+            return Err(format!(
+                "{url:?} is not an http:// URL (e.g. http://127.0.0.1:5000)"
+            ));
+        };
+        let (authority, base) = match rest.find('/') {
+            Some(i) => (&rest[..i], rest[i..].trim_end_matches('/')),
+            None => (rest, ""),
+        };
+        if base.contains(['?', '#']) {
+            return Err(format!(
+                "{url:?}: an upstream URL takes no query or fragment"
+            ));
+        }
+        if !base.is_empty() && PathAndQuery::try_from(base).is_err() {
+            return Err(format!(
+                "{url:?}: the path {base:?} has characters a URL path cannot have; percent-encode them"
+            ));
+        }
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((host, port)) if !host.ends_with(':') && !port.contains(']') => {
+                let port = port.parse::<u16>().map_err(|_| {
+                    format!("{url:?}: the port {port:?} is not a number from 1 to 65535")
+                })?;
+                (host, port)
+            }
+            _ => (authority, 80),
+        };
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        if host.is_empty() || port == 0 {
+            return Err(format!(
+                "{url:?}: give the app's host and port, e.g. http://127.0.0.1:5000"
+            ));
+        }
+        let host = host.to_ascii_lowercase();
+        let authority = if host.contains(':') {
+            format!("[{host}]:{port}")
+        } else {
+            format!("{host}:{port}")
+        };
+        Authority::try_from(authority.as_str())
+            .map_err(|_| format!("{url:?}: {host:?} is not a host name or address"))?;
+        Ok(Upstream {
+            host,
+            port,
+            base: base.to_owned(),
+        })
+    }
+
+    /// `http://host:port/base` as given back in messages.
+    pub fn url(&self) -> String {
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        format!("http://{host}:{}{}", self.port, self.base)
+    }
+
+    /// The app's path and query for a request's: the request's own (no
+    /// copy) when there is no base path.
+    pub(super) fn path_for(&self, request: &Uri) -> Result<PathAndQuery, String> {
+        match (self.base.as_str(), request.path_and_query()) {
+            ("", Some(path)) => Ok(path.clone()),
+            (base, path) => {
+                let path = path.map_or("/", PathAndQuery::as_str);
+                PathAndQuery::try_from(format!("{base}{path}")).map_err(|e| e.to_string())
+            }
+        }
+    }
+}
+
+/// A TCP connection to the app, each of its addresses in turn (for
+/// `localhost`, 127.0.0.1 then ::1, so an app listening on only one of
+/// them is found either way), within [`CONNECT_TIMEOUT`].
+pub(super) async fn connect(upstream: &Upstream) -> Result<TcpStream, String> {
+    let mut last = String::from("no address");
+    for addr in addresses(&upstream.host, upstream.port).await? {
+        match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
+            Ok(Ok(stream)) => {
+                // Heads and small bodies go in one write; a streamed
+                // body's pieces must not wait for the app's ACKs.
+                let _ = stream.set_nodelay(true);
+                return Ok(stream);
+            }
+            Ok(Err(e)) => last = format!("{addr}: {e}"),
+            Err(_) => last = format!("{addr}: no answer within {CONNECT_TIMEOUT:?}"),
+        }
+    }
+    Err(format!("connecting failed ({last})"))
+}
+
+/// `localhost` as 127.0.0.1 and then ::1; every other name as the system
+/// resolves it (off the worker thread: resolving may block).
+async fn addresses(host: &str, port: u16) -> Result<Vec<SocketAddr>, String> {
+    if host.eq_ignore_ascii_case("localhost") {
+        return Ok(vec![
+            SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port),
+            SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), port),
+        ]);
+    }
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(vec![SocketAddr::new(ip, port)]);
+    }
+    let name = host.to_owned();
+    actix_web::rt::task::spawn_blocking(move || {
+        (name.as_str(), port)
+            .to_socket_addrs()
+            .map(Iterator::collect::<Vec<_>>)
+    })
+    .await
+    .map_err(|e| format!("cannot resolve {host}: {e}"))?
+    .map_err(|e| format!("cannot resolve {host}: {e}"))
+}
+
+/// The client's body as it goes to the app.
+pub(super) enum RequestBody {
+    /// None at all: no length header and no chunks upstream.
+    None,
+    /// Of a known length (`Content-Length`).
+    Sized(u64, Payload),
+    /// Of unknown length: chunked upstream.
+    Stream(Payload),
+}
+
+/// Why a request did not get the app's answer.
+#[derive(Debug)]
+pub(super) enum Failure {
+    /// No connection to the app: it is down or restarting.
+    Down(String),
+    /// Connected, but its answer could not be used.
+    BadAnswer(String),
+    /// The client's body broke off before it was all sent on.
+    ClientBody(String),
+}
+
+/// Connections to one app from one worker thread.
+pub(super) struct Pool {
+    upstream: Upstream,
+    idle: Idle,
+    /// The codec settings every connection shares (made on first use,
+    /// on the worker's runtime: it starts the `Date` updating task).
+    codec: OnceCell<ServiceConfig>,
+}
+
+/// Idle connections, the most recently used last.
+#[derive(Clone, Default)]
+struct Idle(Rc<RefCell<VecDeque<(TcpStream, Instant)>>>);
+
+impl Idle {
+    /// The most recently used connection that is still open, if any.
+    fn take(&self) -> Option<TcpStream> {
+        let mut idle = self.0.borrow_mut();
+        while let Some((stream, since)) = idle.pop_back() {
+            if since.elapsed() >= IDLE_FOR {
+                // The rest are older still.
+                idle.clear();
+                return None;
+            }
+            if is_open(&stream) {
+                return Some(stream);
+            }
+        }
+        None
+    }
+
+    /// Keeps `stream` for the next request.
+    fn put(&self, stream: TcpStream) {
+        let mut idle = self.0.borrow_mut();
+        if idle.len() >= MAX_IDLE {
+            idle.pop_front();
+        }
+        idle.push_back((stream, Instant::now()));
+    }
+}
+
+/// Whether an idle connection is still open: nothing to read yet. An app
+/// that closed it has sent EOF; one that sent bytes unasked broke the
+/// protocol. (No system call unless the socket was signalled readable.)
+fn is_open(stream: &TcpStream) -> bool {
+    matches!(stream.try_read(&mut [0; 1]), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+}
+
+/// How one exchange on one connection failed.
+enum Broken {
+    /// Before any byte of an answer: on a reused connection, the app had
+    /// closed it, and an idempotent request without a body may go again.
+    BeforeAnswer(String),
+    /// Otherwise.
+    Failure(Failure),
+}
+
+impl Pool {
+    pub(super) fn new(upstream: Upstream) -> Self {
+        Pool {
+            upstream,
+            idle: Idle::default(),
+            codec: OnceCell::new(),
+        }
+    }
+
+    pub(super) fn upstream(&self) -> &Upstream {
+        &self.upstream
+    }
+
+    /// Sends `head` (its path already the app's) and `body` to the app; its
+    /// final response head (interim 1xx ones skipped) and body.
+    pub(super) async fn send(
+        &self,
+        head: RequestHead,
+        body: RequestBody,
+    ) -> Result<(ResponseHead, AppBody), Failure> {
+        let replayable = matches!(body, RequestBody::None) && is_idempotent(&head.method);
+        let head = Rc::new(head);
+        if let Some(stream) = self.idle.take() {
+            match self.exchange(stream, Rc::clone(&head), body).await {
+                Err(Broken::BeforeAnswer(_)) if replayable => {}
+                Err(Broken::BeforeAnswer(why)) => return Err(Failure::BadAnswer(why)),
+                Err(Broken::Failure(failure)) => return Err(failure),
+                Ok(answer) => return Ok(answer),
+            }
+            let stream = connect(&self.upstream).await.map_err(Failure::Down)?;
+            return self
+                .exchange(stream, head, RequestBody::None)
+                .await
+                .map_err(Broken::into_failure);
+        }
+        let stream = connect(&self.upstream).await.map_err(Failure::Down)?;
+        self.exchange(stream, head, body)
+            .await
+            .map_err(Broken::into_failure)
+    }
+
+    /// One request and its response head on `stream`.
+    async fn exchange(
+        &self,
+        stream: TcpStream,
+        head: Rc<RequestHead>,
+        body: RequestBody,
+    ) -> Result<(ResponseHead, AppBody), Broken> {
+        let config = self.codec.get_or_init(ServiceConfig::default).clone();
+        let mut framed = Framed::new(stream, ClientCodec::new(config));
+        let is_head = head.method == Method::HEAD;
+        let (size, payload) = match body {
+            RequestBody::None => (BodySize::None, None),
+            RequestBody::Sized(len, payload) => (BodySize::Sized(len), Some(payload)),
+            RequestBody::Stream(payload) => (BodySize::Stream, Some(payload)),
+        };
+        let sending =
+            |e: io::Error| Broken::BeforeAnswer(format!("sending the request failed: {e}"));
+        Pin::new(&mut framed)
+            .write(Message::Item((RequestHeadType::Rc(head, None), size)))
+            .map_err(sending)?;
+        if let Some(payload) = payload.filter(|_| size != BodySize::Sized(0)) {
+            send_body(&mut framed, payload).await?;
+        }
+        poll_fn(|cx| Pin::new(&mut framed).flush::<Outgoing>(cx))
+            .await
+            .map_err(sending)?;
+        let response = loop {
+            match poll_fn(|cx| Pin::new(&mut framed).next_item(cx)).await {
+                // 100 and 103 Early Hints are between the app and no one here.
+                Some(Ok(response))
+                    if response.status.is_informational()
+                        && response.status != StatusCode::SWITCHING_PROTOCOLS => {}
+                Some(Ok(response)) => break response,
+                Some(Err(actix_http::error::ParseError::Io(e))) => {
+                    return Err(Broken::BeforeAnswer(format!(
+                        "reading the app's answer failed: {e}"
+                    )));
+                }
+                Some(Err(e)) => {
+                    return Err(Broken::Failure(Failure::BadAnswer(format!(
+                        "its response head is not HTTP/1.1: {e}"
+                    ))));
+                }
+                None => {
+                    return Err(Broken::BeforeAnswer(
+                        "the app closed the connection without answering".to_owned(),
+                    ));
+                }
+            }
+        };
+        let status = response.status;
+        let bodiless = is_head
+            || status.is_informational()
+            || status == StatusCode::NO_CONTENT
+            || status == StatusCode::NOT_MODIFIED;
+        let framing_given = response.headers.contains_key(header::CONTENT_LENGTH)
+            || response.headers.contains_key(header::TRANSFER_ENCODING);
+        let nothing_follows = framed.codec_ref().message_type() == MessageType::None;
+        let source = if bodiless || (framing_given && nothing_follows) {
+            // `Content-Length: 0` included.
+            self.release(framed);
+            Source::Empty
+        } else if framing_given {
+            Source::Framed {
+                framed: framed.into_map_codec(ClientCodec::into_payload_codec),
+                idle: self.idle.clone(),
+            }
+        } else {
+            let parts = framed.into_parts();
+            Source::UntilClose(FromApp {
+                leftover: Some(parts.read_buf.freeze()),
+                read: parts.io,
+                remaining: None,
+            })
+        };
+        Ok((response, AppBody(source)))
+    }
+
+    /// Keeps a connection whose exchange is over for the next request,
+    /// unless the app said it would close it.
+    fn release(&self, framed: Framed<TcpStream, ClientCodec>) {
+        if framed.codec_ref().keep_alive() && framed.is_read_buf_empty() {
+            self.idle.put(framed.into_parts().io);
+        }
+    }
+}
+
+/// The encoder's item: what `Framed::flush` is asked to flush for.
+type Outgoing = Message<(RequestHeadType, BodySize)>;
+
+impl Broken {
+    fn into_failure(self) -> Failure {
+        match self {
+            Broken::BeforeAnswer(why) => Failure::BadAnswer(why),
+            Broken::Failure(failure) => failure,
+        }
+    }
+}
+
+/// RFC 9110 §9.2.2: a request the app may get twice to the same effect.
+fn is_idempotent(method: &Method) -> bool {
+    [
+        Method::GET,
+        Method::HEAD,
+        Method::OPTIONS,
+        Method::TRACE,
+        Method::PUT,
+        Method::DELETE,
+    ]
+    .contains(method)
+}
+
+/// Streams the client's body to the app as it comes: written out whenever
+/// the client has no more for now, or when 8 KiB wait.
+async fn send_body(
+    framed: &mut Framed<TcpStream, ClientCodec>,
+    mut payload: Payload,
+) -> Result<(), Broken> {
+    let sending = |e: io::Error| {
+        Broken::Failure(Failure::BadAnswer(format!(
+            "sending the request's body failed: {e}"
+        )))
+    };
+    poll_fn(|cx| {
+        loop {
+            if framed.is_write_buf_full() {
+                ready!(Pin::new(&mut *framed).flush::<Outgoing>(cx)).map_err(sending)?;
+            }
+            match Pin::new(&mut payload).poll_next(cx) {
+                Poll::Ready(Some(Ok(chunk))) => Pin::new(&mut *framed)
+                    .write(Message::Chunk(Some(chunk)))
+                    .map_err(sending)?,
+                Poll::Ready(Some(Err(e))) => {
+                    return Poll::Ready(Err(Broken::Failure(Failure::ClientBody(e.to_string()))));
+                }
+                Poll::Ready(None) => {
+                    // Chunked: the last chunk. Sized: checks all came.
+                    return Poll::Ready(
+                        Pin::new(&mut *framed)
+                            .write(Message::Chunk(None))
+                            .map_err(|_| {
+                                Broken::Failure(Failure::ClientBody(
+                                    "the client's body was shorter than its Content-Length"
+                                        .to_owned(),
+                                ))
+                            }),
+                    );
+                }
+                Poll::Pending => {
+                    if !framed.is_write_buf_empty() {
+                        ready!(Pin::new(&mut *framed).flush::<Outgoing>(cx)).map_err(sending)?;
+                    }
+                    return Poll::Pending;
+                }
+            }
+        }
+    })
+    .await
+}
+
+/// The app's response body, as it comes. Once all of it has been read,
+/// its connection goes back to the pool.
+pub(super) struct AppBody(Source);
+
+enum Source {
+    /// None follows the head.
+    Empty,
+    /// Framed by `Content-Length` or chunks.
+    Framed {
+        framed: Framed<TcpStream, ClientPayloadCodec>,
+        idle: Idle,
+    },
+    /// Neither: the body ends when the app closes the connection.
+    UntilClose(FromApp<TcpStream>),
+}
+
+impl AppBody {
+    /// The whole body, of at most `limit` bytes (read before the response
+    /// head goes out, so both leave in one write).
+    pub(super) async fn read_whole(mut self, limit: usize) -> Result<Bytes, PayloadError> {
+        let mut first: Option<Bytes> = None;
+        let mut more = BytesMut::new();
+        while let Some(chunk) = poll_fn(|cx| Pin::new(&mut self).poll_next(cx)).await {
+            let chunk = chunk?;
+            let had = first.as_ref().map_or(0, Bytes::len) + more.len();
+            if had + chunk.len() > limit {
+                return Err(PayloadError::Overflow);
+            }
+            match &first {
+                None => first = Some(chunk),
+                Some(head) => {
+                    if more.is_empty() {
+                        more.extend_from_slice(head);
+                    }
+                    more.extend_from_slice(&chunk);
+                }
+            }
+        }
+        Ok(if more.is_empty() {
+            first.unwrap_or_default()
+        } else {
+            more.freeze()
+        })
+    }
+}
+
+impl Stream for AppBody {
+    type Item = Result<Bytes, PayloadError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let next = match &mut self.0 {
+            Source::Empty => return Poll::Ready(None),
+            Source::UntilClose(from_app) => {
+                return Pin::new(from_app)
+                    .poll_next(cx)
+                    .map(|item| item.map(|r| r.map_err(PayloadError::Io)));
+            }
+            Source::Framed { framed, .. } => ready!(Pin::new(framed).next_item(cx)),
+        };
+        match next {
+            Some(Ok(Some(chunk))) => Poll::Ready(Some(Ok(chunk))),
+            Some(Ok(None)) => {
+                if let Source::Framed { framed, idle } =
+                    std::mem::replace(&mut self.0, Source::Empty)
+                    && framed.codec_ref().keep_alive()
+                    && framed.is_read_buf_empty()
+                {
+                    idle.put(framed.into_parts().io);
+                }
+                Poll::Ready(None)
+            }
+            Some(Err(e)) => {
+                self.0 = Source::Empty;
+                Poll::Ready(Some(Err(e)))
+            }
+            // The app closed the connection before the body's end.
+            None => {
+                self.0 = Source::Empty;
+                Poll::Ready(Some(Err(PayloadError::Incomplete(None))))
+            }
+        }
+    }
+}
+
+/// Bytes from the app as they come: what was read with its head, then
+/// each read; ends at EOF, or after `remaining` bytes when it gave a length.
+pub(super) struct FromApp<R> {
+    pub(super) leftover: Option<Bytes>,
+    pub(super) read: R,
+    pub(super) remaining: Option<u64>,
+}
+
+impl<R: AsyncRead + Unpin> Stream for FromApp<R> {
+    type Item = Result<Bytes, io::Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.remaining == Some(0) {
+            return Poll::Ready(None);
+        }
+        let chunk = if let Some(first) = self.leftover.take().filter(|b| !b.is_empty()) {
+            first
+        } else {
+            let mut buf = [0u8; 16 * 1024];
+            let mut filled = ReadBuf::new(&mut buf);
+            match Pin::new(&mut self.read).poll_read(cx, &mut filled) {
+                Poll::Ready(Ok(())) if filled.filled().is_empty() => return Poll::Ready(None),
+                Poll::Ready(Ok(())) => Bytes::copy_from_slice(filled.filled()),
+                Poll::Ready(Err(e)) => return Poll::Ready(Some(Err(e))),
+                Poll::Pending => return Poll::Pending,
+            }
+        };
+        let chunk = match self.remaining {
+            Some(left) => {
+                let take = usize::try_from(left).map_or(chunk.len(), |l| l.min(chunk.len()));
+                self.remaining = Some(left - take as u64);
+                chunk.slice(..take)
+            }
+            None => chunk,
+        };
+        Poll::Ready(Some(Ok(chunk)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upstream_urls_parse_and_say_what_is_wrong() {
+        let u = Upstream::parse("http://127.0.0.1:5000").unwrap();
+        assert_eq!(u.url(), "http://127.0.0.1:5000");
+        let u = Upstream::parse("http://localhost:8000/api/").unwrap();
+        assert_eq!(u.url(), "http://localhost:8000/api");
+        let path = u.path_for(&"/x?y=1".parse().unwrap()).unwrap();
+        assert_eq!(path.as_str(), "/api/x?y=1");
+        let u = Upstream::parse("http://[::1]:3000").unwrap();
+        assert_eq!(u.url(), "http://[::1]:3000");
+        let path = u.path_for(&"/x?y=1".parse().unwrap()).unwrap();
+        assert_eq!(path.as_str(), "/x?y=1");
+        assert_eq!(Upstream::parse("http://app.test").unwrap().port, 80);
+        for (bad, says) in [
+            ("127.0.0.1:5000", "not an http:// URL"),
+            ("https://127.0.0.1:5000", "give the app's http:// address"),
+            ("http://h:70000", "not a number"),
+            ("http://:5000", "give the app's host"),
+            ("http://h:1/a?b", "no query"),
+            ("http://a b:80", "not a host name"),
+            ("http://h:1/a b", "percent-encode them"),
+        ] {
+            let err = Upstream::parse(bad).unwrap_err();
+            assert!(err.contains(says), "{bad}: {err}");
+        }
+    }
+}

@@ -1,0 +1,60 @@
+"""An HTTP/1.1 app written on bare sockets, to behave as frameworks rarely
+do but the protocol allows (tests/e2e/server_proxy.rs):
+
+- GET /until-close: a body with neither Content-Length nor chunks, ended by
+  closing the connection (RFC 9112 section 6.3);
+- /once: answers the first request on a connection and keeps it open, then
+  closes it at the next request without answering, as an app whose
+  keep-alive timeout has just run out does. Prints `dropped METHOD` then.
+
+Usage: python3 raw_http_app.py PORT
+"""
+
+import socket
+import sys
+import threading
+
+UNTIL_CLOSE_LINES = 20000
+
+
+def serve(conn):
+    answered = 0
+    buf = b""
+    with conn:
+        while True:
+            while b"\r\n\r\n" not in buf:
+                more = conn.recv(65536)
+                if not more:
+                    return
+                buf += more
+            head, buf = buf.split(b"\r\n\r\n", 1)
+            method, target = head.split(b"\r\n")[0].split(b" ")[:2]
+            if target == b"/until-close":
+                body = b"".join(b"line %d\n" % i for i in range(UNTIL_CLOSE_LINES))
+                conn.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                    b"Connection: close\r\n\r\n" + body
+                )
+                return
+            if target == b"/once":
+                if answered:
+                    print("dropped", method.decode(), flush=True)
+                    return
+                answered += 1
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\none\n")
+                continue
+            conn.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+
+
+def main():
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", int(sys.argv[1])))
+    listener.listen()
+    print("READY", flush=True)
+    while True:
+        conn, _ = listener.accept()
+        threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+
+main()
