@@ -6,6 +6,11 @@ do but the protocol allows (tests/e2e/server_proxy.rs):
 - /once: answers the first request on a connection and keeps it open, then
   closes it at the next request without answering, as an app whose
   keep-alive timeout has just run out does. Prints `dropped METHOD` then.
+- GET /http10: an HTTP/1.0 answer with a length and no keep-alive offered,
+  the connection left open; a request that comes on it anyway prints
+  `reused an HTTP/1.0 connection` and gets a 500.
+- GET /http10-redirect: an HTTP/1.0 301 with `Content-Length: 0`, then the
+  close (Python's http.server for a directory without its slash).
 
 Usage: python3 raw_http_app.py PORT
 """
@@ -19,6 +24,7 @@ UNTIL_CLOSE_LINES = 20000
 
 def serve(conn):
     answered = 0
+    http10 = False
     buf = b""
     with conn:
         while True:
@@ -29,6 +35,20 @@ def serve(conn):
                 buf += more
             head, buf = buf.split(b"\r\n\r\n", 1)
             method, target = head.split(b"\r\n")[0].split(b" ")[:2]
+            if http10:
+                print("reused an HTTP/1.0 connection", flush=True)
+                conn.sendall(b"HTTP/1.1 500 Reused\r\nContent-Length: 0\r\n\r\n")
+                continue
+            if target == b"/http10":
+                http10 = True
+                conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 6\r\n\r\nhello\n")
+                continue
+            if target == b"/http10-redirect":
+                conn.sendall(
+                    b"HTTP/1.0 301 Moved Permanently\r\nLocation: /http10/\r\n"
+                    b"Content-Length: 0\r\n\r\n"
+                )
+                return
             if target == b"/until-close":
                 body = b"".join(b"line %d\n" % i for i in range(UNTIL_CLOSE_LINES))
                 conn.sendall(

@@ -656,7 +656,7 @@ fn interim_answers_before_a_websocket_handshake_s_101_are_skipped() {
 }
 
 #[test]
-fn a_body_ended_by_a_close_arrives_whole_and_a_reused_connection_the_app_closed_is_retried_only_when_safe()
+fn bodies_ended_by_a_close_arrive_whole_and_a_reused_connection_the_app_closed_is_retried_only_when_safe()
  {
     if !tools() {
         return;
@@ -697,6 +697,14 @@ fn a_body_ended_by_a_close_arrives_whole_and_a_reused_connection_the_app_closed_
     }
     let log = app.log();
     assert_eq!(log.matches("dropped GET").count(), 1, "{log}");
+    // So does a PUT with an empty body, framed as before (`Content-Length: 0`).
+    let out = curl_to(&server, &ca)
+        .args(["-sS", "--fail", "-X", "PUT", "--data", ""])
+        .arg(url(&server, "/once"))
+        .assert_success();
+    assert_eq!(out.stdout, "one\n");
+    let log = app.log();
+    assert_eq!(log.matches("dropped PUT").count(), 1, "{log}");
     // A POST may have had its effect: it is not sent twice, and the client
     // hears why.
     let out = curl_to(&server, &ca)
@@ -714,6 +722,32 @@ fn a_body_ended_by_a_close_arrives_whole_and_a_reused_connection_the_app_closed_
     );
     let log = app.log();
     assert_eq!(log.matches("dropped POST").count(), 1, "{log}");
+
+    // HTTP/1.0: a connection the app did not offer to keep is not reused,
+    // and an empty answer ended by the close is an empty answer, not a 502.
+    for _ in 0..2 {
+        let out = curl_to(&server, &ca)
+            .args(["-sS", "--fail"])
+            .arg(url(&server, "/http10"))
+            .assert_success();
+        assert_eq!(out.stdout, "hello\n");
+    }
+    let out = curl_to(&server, &ca)
+        .args([
+            "-sS",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code} %{redirect_url}",
+        ])
+        .arg(url(&server, "/http10-redirect"))
+        .assert_success();
+    assert_eq!(
+        out.stdout,
+        format!("301 https://localhost:{}/http10/", server.port())
+    );
+    let log = app.log();
+    assert!(!log.contains("reused an HTTP/1.0 connection"), "{log}");
 }
 
 #[test]

@@ -245,6 +245,10 @@ impl Stream for Pieces {
                 "the file became shorter while it was being sent",
             )),
             Ok(n) => {
+                // Never more than was asked for, though the buffer may
+                // have had room for more of a file that grew.
+                let n = n.min(want);
+                piece.truncate(n);
                 self.offset += n as u64;
                 self.left -= n as u64;
                 Ok(Bytes::from(piece))

@@ -299,7 +299,8 @@ fn copy_response_headers(headers: &HeaderMap, out: &mut HttpResponseBuilder) -> 
         }
         out.append_header((name.clone(), value.clone()));
     }
-    length
+    // With chunks, a `Content-Length` beside them means nothing (RFC 9112 §6.3).
+    length.filter(|_| !headers.contains_key(header::TRANSFER_ENCODING))
 }
 
 /// A 502 that names the app and says what to do: start it when it is
@@ -317,6 +318,12 @@ fn bad_gateway(req: &HttpRequest, upstream: &Upstream, failure: &Failure) -> Htt
             format!("the app at {url} answered in a way this proxy cannot pass on"),
             why,
             "Look at the app's log for this request.",
+        ),
+        Failure::NoAnswer(why) => (
+            format!("the app at {url} gave no answer"),
+            why,
+            "Look at the app's log for this request: it may have crashed, or closed the \
+             connection early.",
         ),
         Failure::ClientBody(why) => {
             // The client broke off its own body: not the app's doing.

@@ -12,12 +12,13 @@
 //! `Date`).
 //!
 //! What the pool adds to a plain connection: a connection idle for
-//! [`IDLE_FOR`] or closed by the app is not reused, and a request without
-//! a body whose reused connection turns out to be closed (the app's
-//! keep-alive timeout met our write) is sent again on a new one, when its
-//! method is idempotent. A response without `Content-Length` or chunked
-//! framing is read until the app closes (RFC 9112 §6.3), where actix-http
-//! alone would drop its body.
+//! [`IDLE_FOR`] or closed by the app is not reused, nor one an HTTP/1.0
+//! app did not offer to keep; and a request without a body whose reused
+//! connection turns out to be closed (the app's keep-alive timeout met our
+//! write) is sent again on a new one, when its method is idempotent. A
+//! response without `Content-Length` or chunked framing is read until the
+//! app closes (RFC 9112 §6.3), where actix-http alone would drop its body
+//! (HTTP/1.1) or call an empty one cut short (HTTP/1.0).
 
 use std::cell::{OnceCell, RefCell};
 use std::collections::VecDeque;
@@ -38,7 +39,7 @@ use actix_web::dev::Payload;
 use actix_web::error::PayloadError;
 use actix_web::http::header;
 use actix_web::http::uri::{Authority, PathAndQuery};
-use actix_web::http::{Method, StatusCode, Uri};
+use actix_web::http::{Method, StatusCode, Uri, Version};
 use actix_web::web::{Bytes, BytesMut};
 use futures_core::Stream;
 use tokio::io::{AsyncRead, ReadBuf};
@@ -47,10 +48,11 @@ use tokio::net::TcpStream;
 /// How long connecting to the app may take before the client gets a 502.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// How long a connection may sit idle and still be reused: under the 5 s
-/// keep-alive timeout of Node (Express, Vite) and uvicorn, the shortest
-/// among dev servers, so the app has not yet closed its end when we write.
-const IDLE_FOR: Duration = Duration::from_secs(4);
+/// How long a connection may sit idle and still be reused: under the
+/// keep-alive timeouts of the usual app servers (Gunicorn's 2 s, Node's and
+/// uvicorn's 5 s), so the app has not yet closed its end as we write. (A
+/// close that has already arrived is seen before reuse, whatever the time.)
+const IDLE_FOR: Duration = Duration::from_millis(1500);
 
 /// Idle connections kept per app and worker thread (awc kept 100 in all).
 const MAX_IDLE: usize = 64;
@@ -205,6 +207,9 @@ pub(super) enum Failure {
     Down(String),
     /// Connected, but its answer could not be used.
     BadAnswer(String),
+    /// Connected, but it closed the connection without answering (and the
+    /// request was not one to send twice).
+    NoAnswer(String),
     /// The client's body broke off before it was all sent on.
     ClientBody(String),
 }
@@ -285,20 +290,27 @@ impl Pool {
         head: RequestHead,
         body: RequestBody,
     ) -> Result<(ResponseHead, AppBody), Failure> {
-        let replayable = matches!(body, RequestBody::None) && is_idempotent(&head.method);
+        // Without a body (or with an empty one), nothing is lost by sending
+        // it again: the same request goes, framed the same way.
+        let again = match &body {
+            RequestBody::None => Some(RequestBody::None),
+            RequestBody::Sized(0, _) => Some(RequestBody::Sized(0, Payload::None)),
+            _ => None,
+        }
+        .filter(|_| is_idempotent(&head.method));
         let head = Rc::new(head);
         if let Some(stream) = self.idle.take() {
-            match self.exchange(stream, Rc::clone(&head), body).await {
-                Err(Broken::BeforeAnswer(_)) if replayable => {}
-                Err(Broken::BeforeAnswer(why)) => return Err(Failure::BadAnswer(why)),
-                Err(Broken::Failure(failure)) => return Err(failure),
-                Ok(answer) => return Ok(answer),
+            match (self.exchange(stream, Rc::clone(&head), body).await, again) {
+                (Err(Broken::BeforeAnswer(_)), Some(again)) => {
+                    let stream = connect(&self.upstream).await.map_err(Failure::Down)?;
+                    return self
+                        .exchange(stream, head, again)
+                        .await
+                        .map_err(Broken::into_failure);
+                }
+                (Err(broken), _) => return Err(broken.into_failure()),
+                (Ok(answer), _) => return Ok(answer),
             }
-            let stream = connect(&self.upstream).await.map_err(Failure::Down)?;
-            return self
-                .exchange(stream, head, RequestBody::None)
-                .await
-                .map_err(Broken::into_failure);
         }
         let stream = connect(&self.upstream).await.map_err(Failure::Down)?;
         self.exchange(stream, head, body)
@@ -334,10 +346,19 @@ impl Pool {
             .map_err(sending)?;
         let response = loop {
             match poll_fn(|cx| Pin::new(&mut framed).next_item(cx)).await {
-                // 100 and 103 Early Hints are between the app and no one here.
+                // 100 and 103 Early Hints are between the app and no one
+                // here; one that claims a body is no interim answer.
                 Some(Ok(response))
                     if response.status.is_informational()
-                        && response.status != StatusCode::SWITCHING_PROTOCOLS => {}
+                        && response.status != StatusCode::SWITCHING_PROTOCOLS =>
+                {
+                    if framed.codec_ref().message_type() != MessageType::None {
+                        return Err(Broken::Failure(Failure::BadAnswer(format!(
+                            "its interim answer {} has a body",
+                            response.status
+                        ))));
+                    }
+                }
                 Some(Ok(response)) => break response,
                 Some(Err(actix_http::error::ParseError::Io(e))) => {
                     return Err(Broken::BeforeAnswer(format!(
@@ -361,33 +382,50 @@ impl Pool {
             || status.is_informational()
             || status == StatusCode::NO_CONTENT
             || status == StatusCode::NOT_MODIFIED;
-        let framing_given = response.headers.contains_key(header::CONTENT_LENGTH)
-            || response.headers.contains_key(header::TRANSFER_ENCODING);
-        let nothing_follows = framed.codec_ref().message_type() == MessageType::None;
-        let source = if bodiless || (framing_given && nothing_follows) {
-            // `Content-Length: 0` included.
-            self.release(framed);
+        let headers = &response.headers;
+        let chunked = headers.contains_key(header::TRANSFER_ENCODING);
+        let length = headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .filter(|_| !chunked);
+        // HTTP/1.1 keeps the connection unless the app says `close`; HTTP/1.0
+        // closes it unless the app says `keep-alive`.
+        let reusable = framed.codec_ref().keep_alive()
+            && (response.version == Version::HTTP_11
+                || headers
+                    .get(header::CONNECTION)
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| v.eq_ignore_ascii_case("keep-alive")));
+        // The codec's own reading of the framing, where it agrees with the
+        // headers; otherwise (HTTP/1.0 read to its close, `Upgrade` beside a
+        // length) the bytes as they come, and the connection is not kept.
+        let decoded = framed.codec_ref().message_type() == MessageType::Payload;
+        let source = if bodiless || (length == Some(0) && !chunked) {
+            if reusable {
+                self.release(framed);
+            }
             Source::Empty
-        } else if framing_given {
+        } else if decoded && (chunked || length.is_some()) {
             Source::Framed {
                 framed: framed.into_map_codec(ClientCodec::into_payload_codec),
-                idle: self.idle.clone(),
+                idle: reusable.then(|| self.idle.clone()),
             }
         } else {
             let parts = framed.into_parts();
             Source::UntilClose(FromApp {
                 leftover: Some(parts.read_buf.freeze()),
                 read: parts.io,
-                remaining: None,
+                remaining: length,
             })
         };
         Ok((response, AppBody(source)))
     }
 
     /// Keeps a connection whose exchange is over for the next request,
-    /// unless the app said it would close it.
+    /// unless the app sent more than its answer.
     fn release(&self, framed: Framed<TcpStream, ClientCodec>) {
-        if framed.codec_ref().keep_alive() && framed.is_read_buf_empty() {
+        if framed.is_read_buf_empty() {
             self.idle.put(framed.into_parts().io);
         }
     }
@@ -399,7 +437,7 @@ type Outgoing = Message<(RequestHeadType, BodySize)>;
 impl Broken {
     fn into_failure(self) -> Failure {
         match self {
-            Broken::BeforeAnswer(why) => Failure::BadAnswer(why),
+            Broken::BeforeAnswer(why) => Failure::NoAnswer(why),
             Broken::Failure(failure) => failure,
         }
     }
@@ -435,6 +473,9 @@ async fn send_body(
                 ready!(Pin::new(&mut *framed).flush::<Outgoing>(cx)).map_err(sending)?;
             }
             match Pin::new(&mut payload).poll_next(cx) {
+                // An empty chunk would end a chunked body (HTTP/2 clients may
+                // send empty DATA frames).
+                Poll::Ready(Some(Ok(chunk))) if chunk.is_empty() => {}
                 Poll::Ready(Some(Ok(chunk))) => Pin::new(&mut *framed)
                     .write(Message::Chunk(Some(chunk)))
                     .map_err(sending)?,
@@ -473,12 +514,14 @@ pub(super) struct AppBody(Source);
 enum Source {
     /// None follows the head.
     Empty,
-    /// Framed by `Content-Length` or chunks.
+    /// Framed by `Content-Length` or chunks, as the codec reads them; the
+    /// connection goes back to `idle`, if it may be kept.
     Framed {
         framed: Framed<TcpStream, ClientPayloadCodec>,
-        idle: Idle,
+        idle: Option<Idle>,
     },
-    /// Neither: the body ends when the app closes the connection.
+    /// Bytes as they come, up to the close or the length given; the
+    /// connection is not kept.
     UntilClose(FromApp<TcpStream>),
 }
 
@@ -528,9 +571,10 @@ impl Stream for AppBody {
         match next {
             Some(Ok(Some(chunk))) => Poll::Ready(Some(Ok(chunk))),
             Some(Ok(None)) => {
-                if let Source::Framed { framed, idle } =
-                    std::mem::replace(&mut self.0, Source::Empty)
-                    && framed.codec_ref().keep_alive()
+                if let Source::Framed {
+                    framed,
+                    idle: Some(idle),
+                } = std::mem::replace(&mut self.0, Source::Empty)
                     && framed.is_read_buf_empty()
                 {
                     idle.put(framed.into_parts().io);
