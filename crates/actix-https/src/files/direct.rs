@@ -150,7 +150,14 @@ fn respond(req: &HttpRequest, named: NamedFile) -> HttpResponse {
     let body = if req.method() != Method::GET || size == 0 || size > SYNC_READ_LIMIT {
         None
     } else if size <= PIECE {
-        read_whole(named.file(), size).map(Body::Whole)
+        // A conditional GET is mostly answered 304: nothing read for it.
+        let conditional = [header::IF_NONE_MATCH, header::IF_MODIFIED_SINCE]
+            .iter()
+            .any(|h| req.headers().contains_key(h));
+        (!conditional)
+            .then(|| read_whole(named.file(), size))
+            .flatten()
+            .map(Body::Whole)
     } else {
         named.file().try_clone().ok().map(Body::Pieces)
     };

@@ -25,12 +25,12 @@ use actix_web::body::SizedStream;
 use actix_web::dev::{Payload, RequestHead, ResponseHead};
 use actix_web::error::PayloadError;
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use actix_web::http::{Method, StatusCode, Version};
+use actix_web::http::{Method, Version};
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
 use futures_core::Stream;
 
 pub use self::client_cert::forwarded_client_cert;
-use self::upstream::{AppBody, Failure, Pool, RequestBody};
+use self::upstream::{AppBody, Failure, Pool, RequestBody, has_no_body};
 pub use self::upstream::{CONNECT_TIMEOUT, Upstream};
 use crate::conn::TlsInfo;
 
@@ -256,11 +256,7 @@ async fn relay_response(
     let status = response.status;
     let mut out = HttpResponse::build(status);
     let length = copy_response_headers(&response.headers, &mut out);
-    let bodiless = req.method() == Method::HEAD
-        || status.is_informational()
-        || status == StatusCode::NO_CONTENT
-        || status == StatusCode::NOT_MODIFIED;
-    if bodiless {
+    if has_no_body(req.method() == Method::HEAD, status) {
         // HEAD keeps the length the app announced (actix sends the head
         // alone); 204 and 304 carry no body and, over HTTP/2, no length.
         return match (req.method() == Method::HEAD, length) {

@@ -14,7 +14,7 @@ use futures_core::Stream;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::OwnedReadHalf;
 
-use super::upstream::{Failure, FromApp, Upstream, connect};
+use super::upstream::{Failure, FromApp, Upstream, connect, has_no_body};
 use super::{copy_response_headers, request_headers};
 
 /// Whether this is an HTTP/1.1 WebSocket handshake (`Connection: upgrade`,
@@ -76,10 +76,7 @@ pub(super) async fn tunnel(
         let chunked = headers
             .get(header::TRANSFER_ENCODING)
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"chunked"));
-        if status == StatusCode::NO_CONTENT
-            || status == StatusCode::NOT_MODIFIED
-            || req.method() == Method::HEAD
-        {
+        if has_no_body(req.method() == Method::HEAD, status) {
             return Ok(response.body(actix_web::body::None::new()));
         }
         return match (length, chunked) {

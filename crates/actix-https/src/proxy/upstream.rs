@@ -377,11 +377,7 @@ impl Pool {
                 }
             }
         };
-        let status = response.status;
-        let bodiless = is_head
-            || status.is_informational()
-            || status == StatusCode::NO_CONTENT
-            || status == StatusCode::NOT_MODIFIED;
+        let bodiless = has_no_body(is_head, response.status);
         let headers = &response.headers;
         let chunked = headers.contains_key(header::TRANSFER_ENCODING);
         let length = headers
@@ -441,6 +437,15 @@ impl Broken {
             Broken::Failure(failure) => failure,
         }
     }
+}
+
+/// RFC 9112 §6.3: an answer to HEAD, a 1xx, a 204 or a 304 has no body,
+/// whatever its headers say.
+pub(super) fn has_no_body(to_head: bool, status: StatusCode) -> bool {
+    to_head
+        || status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED
 }
 
 /// RFC 9110 §9.2.2: a request the app may get twice to the same effect.
