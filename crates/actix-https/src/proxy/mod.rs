@@ -11,8 +11,8 @@
 //! client certificate goes upstream as Envoy's `X-Forwarded-Client-Cert`,
 //! and a client's own copy of that header never does.
 //!
-//! The connections to the app are [`upstream`]'s, WebSockets are
-//! [`tunnel`]'s, and the certificate's header is [`client_cert`]'s.
+//! The connections to the app are the `upstream` module's, WebSockets are
+//! `tunnel`'s, and the certificate's header is `client_cert`'s.
 
 mod client_cert;
 mod tunnel;
