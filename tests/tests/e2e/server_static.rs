@@ -396,10 +396,21 @@ fn a_file_is_answered_alike_whether_or_not_compression_is_on_offer_and_fifos_are
     // Over 64 KiB: sent in more than one piece, on either road.
     let big: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
     write_file(&root.join("big.bin"), &big);
-    // FIFOs where a file, an index file and a precompressed sibling go.
-    fs::create_dir_all(root.join("piped")).unwrap();
+    // FIFOs where a file, an index file and a precompressed sibling go,
+    // with and without the sibling's original; and siblings without theirs.
+    for sub in ["piped", "listed", "packed"] {
+        fs::create_dir_all(root.join(sub)).unwrap();
+    }
     write_file(&root.join("b.txt"), "plain b\n");
-    for fifo in ["pipe", "piped/index.html", "b.txt.gz"] {
+    write_file(&root.join("only.js.gz"), "pretend gzip js");
+    write_file(&root.join("packed/index.html.gz"), "pretend gzip html");
+    for fifo in [
+        "pipe",
+        "piped/index.html",
+        "b.txt.gz",
+        "lost.txt.gz",
+        "listed/index.html.gz",
+    ] {
         let made = std::process::Command::new("mkfifo")
             .arg(root.join(fifo))
             .status();
@@ -472,20 +483,51 @@ fn a_file_is_answered_alike_whether_or_not_compression_is_on_offer_and_fifos_are
     assert_eq!((status(&h), body.len()), (304, 0), "{h}");
     // A FIFO is never read (reading would wait for a writer and stall the
     // worker): as the file, 404 at once; as an index file, 404; as a
-    // sibling, passed over for the plain file.
-    for (path, extra, code) in [
-        ("/pipe", &[][..], 404),
-        ("/pipe", &["-H", "Accept-Encoding: gzip"][..], 404),
-        ("/piped/", &[][..], 404),
-        ("/b.txt", &["-H", "Accept-Encoding: gzip"][..], 200),
+    // sibling, passed over for the plain file, for nothing (404) or for
+    // the directory's listing.
+    let gzip = &["-H", "Accept-Encoding: gzip"][..];
+    for (path, extra, code, expected) in [
+        ("/pipe", &[][..], 404, ""),
+        ("/pipe", gzip, 404, ""),
+        ("/piped/", &[][..], 404, ""),
+        ("/b.txt", gzip, 200, "plain b\n"),
+        ("/lost.txt", gzip, 404, ""),
+        ("/listed/", gzip, 200, "Index of /listed/"),
     ] {
         let timed: Vec<&str> = [extra, &["--max-time", "5"]].concat();
         let (_, h, body) = fetch(&server, d, path, &timed);
         assert_eq!(status(&h), code, "{path} {extra:?}\n{h}");
-        if code == 200 {
-            assert_eq!(body, b"plain b\n", "{h}");
-            assert_eq!(header(&h, "content-encoding"), None, "{h}");
-        }
+        let body = String::from_utf8_lossy(&body);
+        assert!(body.contains(expected), "{path}: {body}");
+        assert_eq!(header(&h, "content-encoding"), None, "{h}");
+    }
+    // A sibling without its original is served, as the original's type,
+    // when the client takes its encoding; otherwise the file is missing
+    // (404) or the directory has no index file (its listing).
+    let (_, plain_js, _) = fetch(&server, d, "/app.js", &[]);
+    for (path, kind, pretend, otherwise) in [
+        (
+            "/only.js",
+            header(&plain_js, "content-type"),
+            "pretend gzip js",
+            404,
+        ),
+        (
+            "/packed/",
+            Some("text/html; charset=utf-8"),
+            "pretend gzip html",
+            200,
+        ),
+    ] {
+        let (_, h, body) = fetch(&server, d, path, gzip);
+        assert_eq!(status(&h), 200, "{path}\n{h}");
+        assert_eq!(body, pretend.as_bytes(), "{path}\n{h}");
+        assert_eq!(header(&h, "content-encoding"), Some("gzip"), "{h}");
+        assert_eq!(header(&h, "vary"), Some("accept-encoding"), "{h}");
+        assert!(kind.is_some() && header(&h, "content-type") == kind, "{h}");
+        let (_, h, body) = fetch(&server, d, path, &[]);
+        assert_eq!(status(&h), otherwise, "{path} without Accept-Encoding\n{h}");
+        assert_ne!(body, pretend.as_bytes(), "{path} without Accept-Encoding");
     }
     let (_, h, body) = fetch(&server, d, "/app.js", &[]);
     assert_eq!((status(&h), body.len()), (200, 18), "{h}");

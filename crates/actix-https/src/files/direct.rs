@@ -1,8 +1,10 @@
 //! The short road for a GET or HEAD of a file, a directory's index file, or
-//! a precompressed sibling of either: one `open` and one `fstat` per
-//! candidate, where `Files` also stats the path twice and resolves it with
-//! `realpath` (a `readlink` per path component) only to throw the result
-//! away; on a 1 KiB file those calls were a sixth of the server's CPU time.
+//! a precompressed sibling of either (with or without its original, as
+//! `Files` would serve it; the only road to one): one `open` and one
+//! `fstat` per candidate, where `Files` also stats the path twice and
+//! resolves it with `realpath` (a `readlink` per path component) only to
+//! throw the result away; on a 1 KiB file those calls were a sixth of the
+//! server's CPU time.
 //! actix-files' `NamedFile` still makes the answer (`ETag`, 304, `Range`,
 //! MIME type, the body read on the worker thread up to
 //! [`SYNC_READ_LIMIT`]), with the headers `Files` adds to a precompressed
@@ -11,8 +13,9 @@
 //! Every candidate is opened non-blocking and checked to be a regular file
 //! before anything reads it: `Files` opens with a blocking `open`, which on a
 //! FIFO (as `index.html`, or as `app.js.gz`) waits for a writer and stalls
-//! the worker. Missing files, directory listings and slash redirects are
-//! left to `Files`.
+//! the worker. A FIFO sibling is passed over; so `Files` is never asked
+//! for siblings, and is left only what is neither a file nor a sibling:
+//! missing files, directory listings and slash redirects.
 //!
 //! A GET's body is then read here rather than by `NamedFile`, which seeks
 //! before each 64 KiB piece and reads it in 8, 16, 32 and 8 KiB (std's
@@ -36,7 +39,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, AcceptEncoding, ContentEncoding, Encoding, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::web::Bytes;
-use actix_web::{HttpMessage as _, HttpRequest, HttpResponse};
+use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, mime};
 use futures_core::Stream;
 
 use super::{INDEX_FILE, SYNC_READ_LIMIT, visible};
@@ -71,9 +74,24 @@ pub(super) fn answer(dir: &Path, req: ServiceRequest) -> Result<ServiceResponse,
         found = open(&path);
     }
     match found {
-        Found::File(named) => Ok(serve(req, *named, &path)),
+        Found::File(named) => {
+            let answer = match precompressed(req.request(), &path) {
+                Some(sibling) => Served::Precompressed(sibling, named.content_type().clone()),
+                None => Served::Plain(*named),
+            };
+            Ok(serve(req, answer))
+        }
         Found::Unservable => Ok(req.into_response(HttpResponse::NotFound().finish())),
-        Found::Directory | Found::Nothing => Err(req),
+        // A precompressed sibling is served without its original, as
+        // `Files` would; with none, `Files` says what is missing.
+        Found::Nothing => match precompressed(req.request(), &path) {
+            Some(sibling) => Ok(serve(
+                req,
+                Served::Precompressed(sibling, original_mime(&path)),
+            )),
+            None => Err(req),
+        },
+        Found::Directory => Err(req),
     }
 }
 
@@ -113,14 +131,22 @@ fn open(path: &Path) -> Found {
     }
 }
 
-/// `named` (at `path`), or the precompressed sibling the client prefers,
-/// as `Files` answers either.
-fn serve(req: ServiceRequest, named: NamedFile, path: &Path) -> ServiceResponse {
+/// What is served for a file's URL.
+enum Served {
+    /// The file itself.
+    Plain(NamedFile),
+    /// The sibling the client prefers (`style.css.br`), with its encoding
+    /// and the original's MIME type.
+    Precompressed((NamedFile, ContentEncoding), mime::Mime),
+}
+
+/// The answer `Files` would give for what is served.
+fn serve(req: ServiceRequest, served: Served) -> ServiceResponse {
     let (req, _) = req.into_parts();
-    let response = match precompressed(&req, path) {
-        Some((sibling, encoding)) => {
-            let typed = sibling.set_content_type(named.content_type().clone());
-            let mut response = respond(&req, typed);
+    let response = match served {
+        Served::Plain(named) => respond(&req, named),
+        Served::Precompressed((sibling, encoding), mime) => {
+            let mut response = respond(&req, sibling.set_content_type(mime));
             let headers = response.headers_mut();
             headers.insert(
                 header::CONTENT_ENCODING,
@@ -129,7 +155,6 @@ fn serve(req: ServiceRequest, named: NamedFile, path: &Path) -> ServiceResponse 
             headers.append(header::VARY, HeaderValue::from_static("accept-encoding"));
             response
         }
-        None => respond(&req, named),
     };
     ServiceResponse::new(req, response)
 }
@@ -263,6 +288,13 @@ impl Stream for Pieces {
             Err(e) => Err(e.into()),
         }))
     }
+}
+
+/// The MIME type of `path` by its extension, as `NamedFile` guesses it
+/// when it opens a file.
+fn original_mime(path: &Path) -> mime::Mime {
+    let extension = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    actix_files::file_extension_to_mime(extension)
 }
 
 /// The sibling of `path` in the encoding the client prefers among those

@@ -1,11 +1,11 @@
 //! Static files, as `--static [PATH=]DIR` serves them and any actix-web app
 //! can mount them: `actix-files` does the serving (MIME types, `ETag` and
 //! `Last-Modified` with 304s, single `Range` requests with 206 and 416,
-//! precompressed `.br`/`.gz`/`.zst` siblings, `..` kept inside the
-//! directory, `%2F` refused); this module chooses its settings and adds
-//! what it lacks: hidden files refused with 404 (except `/.well-known/`,
-//! RFC 8615), and a directory listing that is HTML for browsers and JSON
-//! when asked (`Accept: application/json`, in `listing`).
+//! `..` kept inside the directory, `%2F` refused); this module chooses its
+//! settings and adds what it lacks: precompressed `.br`/`.gz`/`.zst`
+//! siblings found without blocking, hidden files refused with 404 (except
+//! `/.well-known/`, RFC 8615), and a directory listing that is HTML for
+//! browsers and JSON when asked (`Accept: application/json`, in `listing`).
 //!
 //! A GET or HEAD of a file, an index file or a precompressed sibling takes
 //! a shorter road (`direct`) than `Files` does, and never reads a FIFO;
@@ -62,7 +62,8 @@ pub fn static_files(mount: &str, dir: impl Into<PathBuf>) -> StaticFiles {
         .show_files_listing()
         .files_listing_renderer(listing::render_listing)
         .redirect_to_slash_directory()
-        .try_compressed()
+        // No `try_compressed`: `direct` finds the siblings, and `Files`
+        // would open one with a blocking `open`, which waits on a FIFO.
         .read_mode_threshold(SYNC_READ_LIMIT)
         // No `Content-Disposition: inline; filename=…` on every file, as
         // nginx and Caddy send none: inline is what browsers do anyway.
