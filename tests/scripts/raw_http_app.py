@@ -11,6 +11,11 @@ do but the protocol allows (tests/e2e/server_proxy.rs):
   `reused an HTTP/1.0 connection` and gets a 500.
 - GET /http10-redirect: an HTTP/1.0 301 with `Content-Length: 0`, then the
   close (Python's http.server for a directory without its slash).
+- GET /kept: answered, the connection kept; when the proxy closes it,
+  prints `the proxy closed a kept connection`.
+- GET /closes-when-idle: answered, then the connection is closed after
+  0.3 s without a request, as an app with a short keep-alive timeout does,
+  printing `closed an idle connection`.
 
 Usage: python3 raw_http_app.py PORT
 """
@@ -25,12 +30,19 @@ UNTIL_CLOSE_LINES = 20000
 def serve(conn):
     answered = 0
     http10 = False
+    kept = False
     buf = b""
     with conn:
         while True:
             while b"\r\n\r\n" not in buf:
-                more = conn.recv(65536)
+                try:
+                    more = conn.recv(65536)
+                except socket.timeout:
+                    print("closed an idle connection", flush=True)
+                    return
                 if not more:
+                    if kept:
+                        print("the proxy closed a kept connection", flush=True)
                     return
                 buf += more
             head, buf = buf.split(b"\r\n\r\n", 1)
@@ -56,6 +68,14 @@ def serve(conn):
                     b"Connection: close\r\n\r\n" + body
                 )
                 return
+            if target == b"/kept":
+                kept = True
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nkept\n")
+                continue
+            if target == b"/closes-when-idle":
+                conn.settimeout(0.3)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nidle\n")
+                continue
             if target == b"/once":
                 if answered:
                     print("dropped", method.decode(), flush=True)

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use e2e::{
     ActixHttps, Output, Server, app_python, apps_python_path, ca_cert, curl_to, free_port,
@@ -748,6 +749,64 @@ fn bodies_ended_by_a_close_arrive_whole_and_a_reused_connection_the_app_closed_i
     );
     let log = app.log();
     assert!(!log.contains("reused an HTTP/1.0 connection"), "{log}");
+}
+
+#[test]
+fn idle_connections_to_the_app_are_closed_when_they_expire_or_the_app_closes_them() {
+    if !tools() {
+        return;
+    }
+    let dir = e2e::tempdir();
+    let d = dir.path();
+    let app = Server::python(d, &read_text(&scripts().join("raw_http_app.py")), [""; 0]);
+    let server = proxy_to(d, &format!("http://127.0.0.1:{}", app.port()), &[]);
+    let ca = ca_cert(d);
+    let get = |path: &str| {
+        curl_to(&server, &ca)
+            .args(["-sS", "--fail"])
+            .arg(url(&server, path))
+            .assert_success()
+            .stdout
+    };
+
+    // Kept by the app, and idle past reuse: the proxy lets it go, unasked.
+    assert_eq!(get("/kept"), "kept\n");
+    app.assert_log_contains("the proxy closed a kept connection");
+
+    // Closed by the app while idle: the proxy closes its end too, where it
+    // used to hold it in CLOSE_WAIT until the next request.
+    assert_eq!(get("/closes-when-idle"), "idle\n");
+    app.assert_log_contains("closed an idle connection");
+    let deadline = Instant::now() + Duration::from_secs(6);
+    loop {
+        let left = close_waits_to(app.port());
+        if left == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{left} connection(s) to the app still in CLOSE_WAIT"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // And the next request is answered on a new connection.
+    assert_eq!(get("/kept"), "kept\n");
+}
+
+/// How many TCP connections to `port` on this machine wait in CLOSE_WAIT
+/// (the peer closed, this end did not), from `/proc/net/tcp`.
+fn close_waits_to(port: u16) -> usize {
+    const CLOSE_WAIT: &str = "08";
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+    let remote = format!(":{port:04X}");
+    table
+        .lines()
+        .skip(1)
+        .map(|line| line.split_whitespace().collect::<Vec<_>>())
+        .filter(|fields| {
+            fields.len() > 3 && fields[2].ends_with(&remote) && fields[3] == CLOSE_WAIT
+        })
+        .count()
 }
 
 #[test]

@@ -12,8 +12,9 @@
 //! `Date`).
 //!
 //! What the pool adds to a plain connection: a connection idle for
-//! [`IDLE_FOR`] or closed by the app is not reused, nor one an HTTP/1.0
-//! app did not offer to keep; and a request without a body whose reused
+//! [`IDLE_FOR`] or closed by the app is not reused but closed (by a task
+//! that looks every [`IDLE_FOR`] while there are idle ones), nor is one an
+//! HTTP/1.0 app did not offer to keep; and a request without a body whose reused
 //! connection turns out to be closed (the app's keep-alive timeout met our
 //! write) is sent again on a new one, when its method is idempotent. A
 //! response without `Content-Length` or chunked framing is read until the
@@ -225,12 +226,21 @@ pub(super) struct Pool {
 
 /// Idle connections, the most recently used last.
 #[derive(Clone, Default)]
-struct Idle(Rc<RefCell<VecDeque<(TcpStream, Instant)>>>);
+struct Idle(Rc<RefCell<IdleConnections>>);
+
+#[derive(Default)]
+struct IdleConnections {
+    connections: VecDeque<(TcpStream, Instant)>,
+    /// Whether a task is closing the expired ones, and those the app
+    /// closed (left alone, they would sit in `CLOSE_WAIT`, holding a
+    /// descriptor each, until the next request).
+    swept: bool,
+}
 
 impl Idle {
     /// The most recently used connection that is still open, if any.
     fn take(&self) -> Option<TcpStream> {
-        let mut idle = self.0.borrow_mut();
+        let idle = &mut self.0.borrow_mut().connections;
         while let Some((stream, since)) = idle.pop_back() {
             if since.elapsed() >= IDLE_FOR {
                 // The rest are older still.
@@ -247,10 +257,29 @@ impl Idle {
     /// Keeps `stream` for the next request.
     fn put(&self, stream: TcpStream) {
         let mut idle = self.0.borrow_mut();
-        if idle.len() >= MAX_IDLE {
-            idle.pop_front();
+        if idle.connections.len() >= MAX_IDLE {
+            idle.connections.pop_front();
         }
-        idle.push_back((stream, Instant::now()));
+        idle.connections.push_back((stream, Instant::now()));
+        if !idle.swept {
+            idle.swept = true;
+            actix_web::rt::spawn(self.clone().sweep());
+        }
+    }
+
+    /// Every [`IDLE_FOR`], closes the connections idle that long and
+    /// those the app closed, until none is left.
+    async fn sweep(self) {
+        loop {
+            actix_web::rt::time::sleep(IDLE_FOR).await;
+            let mut idle = self.0.borrow_mut();
+            idle.connections
+                .retain(|(stream, since)| since.elapsed() < IDLE_FOR && is_open(stream));
+            if idle.connections.is_empty() {
+                idle.swept = false;
+                return;
+            }
+        }
     }
 }
 
