@@ -43,17 +43,19 @@ pub(super) async fn tunnel(
 ) -> Result<HttpResponse, Failure> {
     let stream = connect(upstream).await.map_err(Failure::Down)?;
     let (mut read, mut write) = stream.into_split();
-    let mut head = format!("{} {path} HTTP/1.1\r\n", req.method());
+    let mut head = format!("{} {path} HTTP/1.1\r\n", req.method()).into_bytes();
     let mut headers = HeaderMap::new();
     request_headers(req, &mut headers);
+    // Values as their bytes: a cookie of `José` goes as it came (all the
+    // cookies are one value by now), as on the proxy's other road.
     for (name, value) in &headers {
-        if let Ok(v) = value.to_str() {
-            head.push_str(&format!("{name}: {v}\r\n"));
+        for part in [name.as_str().as_bytes(), b": ", value.as_bytes(), b"\r\n"] {
+            head.extend_from_slice(part);
         }
     }
-    head.push_str("connection: upgrade\r\nupgrade: websocket\r\n\r\n");
+    head.extend_from_slice(b"connection: upgrade\r\nupgrade: websocket\r\n\r\n");
     write
-        .write_all(head.as_bytes())
+        .write_all(&head)
         .await
         .map_err(|e| Failure::Down(format!("sending the WebSocket handshake failed: {e}")))?;
     // Interim answers (100, 103 Early Hints) are the app's business with no
