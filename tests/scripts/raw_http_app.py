@@ -16,6 +16,14 @@ do but the protocol allows (tests/e2e/server_proxy.rs):
 - GET /closes-when-idle: answered, then the connection is closed after
   0.3 s without a request, as an app with a short keep-alive timeout does,
   printing `closed an idle connection`.
+- POST /too-large: refuses an upload as Go's MaxBytesReader does: 413 with
+  `Connection: close` before reading the body, then half a second to let
+  the answer be read before the close (which unread bytes make a reset).
+  Prints `refused an upload`.
+- GET /http10-chunked: an HTTP/1.0 answer with Transfer-Encoding, faulty
+  framing (RFC 9112 section 6.1).
+- GET /upgrade-short: a 426 with `Upgrade: websocket` beside a length of
+  100, then 50 bytes and the close.
 
 Usage: python3 raw_http_app.py PORT
 """
@@ -23,6 +31,7 @@ Usage: python3 raw_http_app.py PORT
 import socket
 import sys
 import threading
+import time
 
 UNTIL_CLOSE_LINES = 20000
 
@@ -76,6 +85,27 @@ def serve(conn):
                 conn.settimeout(0.3)
                 conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nidle\n")
                 continue
+            if target == b"/too-large":
+                print("refused an upload", flush=True)
+                conn.sendall(
+                    b"HTTP/1.1 413 Content Too Large\r\nConnection: close\r\n"
+                    b"Content-Length: 10\r\n\r\ntoo large\n"
+                )
+                conn.shutdown(socket.SHUT_WR)
+                time.sleep(0.5)
+                return
+            if target == b"/http10-chunked":
+                conn.sendall(
+                    b"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    b"6\r\nhello\n\r\n0\r\n\r\n"
+                )
+                return
+            if target == b"/upgrade-short":
+                conn.sendall(
+                    b"HTTP/1.1 426 Upgrade Required\r\nUpgrade: websocket\r\n"
+                    b"Content-Length: 100\r\n\r\n" + b"x" * 50
+                )
+                return
             if target == b"/once":
                 if answered:
                     print("dropped", method.decode(), flush=True)

@@ -580,13 +580,20 @@ fn starlette_under_uvicorn_sees_https_and_websockets_echo_both_ways_and_close_cl
          \x20           await ws.recv()\n\
          \x20       except websockets.ConnectionClosedOK as e:\n\
          \x20           print('app closed', e.rcvd.code)\n\
+         \x20   cookie = {'Cookie': 'session=abc; name=Jos\u{e9}'}\n\
+         \x20   async with websockets.connect(url, ssl=ctx, extra_headers=cookie) as ws:\n\
+         \x20       await ws.send('cookies please')\n\
+         \x20       print(await ws.recv())\n\
          asyncio.run(asyncio.wait_for(main(), 20))",
         [ca_cert(d).to_str().unwrap(), &format!("wss://{host}/ws")],
     )
     .assert_success();
+    // Every cookie reaches the app, one not in ASCII too (UTF-8 bytes, as
+    // browsers send them).
     assert_eq!(
         out.stdout,
-        "echo: hello\n200006\nclient closed 1000\napp closed 1000\n"
+        "echo: hello\n200006\nclient closed 1000\napp closed 1000\n\
+         cookies: session=abc; name=Jos\u{e9}\n"
     );
     app.assert_log_contains("\"WebSocket /ws\" [accepted]");
     app.assert_log_contains("connection closed");
@@ -749,6 +756,52 @@ fn bodies_ended_by_a_close_arrive_whole_and_a_reused_connection_the_app_closed_i
     );
     let log = app.log();
     assert!(!log.contains("reused an HTTP/1.0 connection"), "{log}");
+}
+
+#[test]
+fn an_app_s_early_refusal_of_an_upload_reaches_the_client_and_faulty_framing_is_a_502() {
+    if !tools() {
+        return;
+    }
+    let dir = e2e::tempdir();
+    let d = dir.path();
+    let app = Server::python(d, &read_text(&scripts().join("raw_http_app.py")), [""; 0]);
+    let upstream = format!("http://127.0.0.1:{}", app.port());
+    let server = proxy_to(d, &upstream, &[]);
+    let ca = ca_cert(d);
+
+    // 32 MiB is more than the sockets between us and the app hold, so the
+    // app's 413 (sent before it reads any of it, then the close) comes while
+    // the body is still going: the client hears the 413, not a 502.
+    let upload = d.join("upload.bin");
+    write_file(&upload, vec![b'u'; 32 << 20]);
+    for http in ["--http1.1", "--http2"] {
+        let out = curl_to(&server, &ca)
+            .args([http, "-sS", "-w", "%{http_code}", "--data-binary"])
+            .arg(format!("@{}", upload.display()))
+            .arg(url(&server, "/too-large"))
+            .output();
+        assert_eq!(out.stdout, "too large\n413", "{http}: {}", out.stderr);
+    }
+    assert_eq!(app.log().matches("refused an upload").count(), 2);
+
+    // Transfer-Encoding in an HTTP/1.0 answer is faulty framing (RFC 9112
+    // §6.1), and an answer cut short of its length is not passed on as
+    // whole: 502s that say so.
+    for (path, says) in [
+        ("/http10-chunked", "HTTP/1.0 answer has Transfer-Encoding"),
+        ("/upgrade-short", "50 bytes short of its Content-Length"),
+    ] {
+        let out = curl_to(&server, &ca)
+            .args(["-sS", "-w", "%{http_code}"])
+            .arg(url(&server, path))
+            .output();
+        assert!(
+            out.stdout.contains(says) && out.stdout.ends_with("502"),
+            "{path}: {}",
+            out.stdout
+        );
+    }
 }
 
 #[test]

@@ -367,45 +367,29 @@ impl Pool {
         Pin::new(&mut framed)
             .write(Message::Item((RequestHeadType::Rc(head, None), size)))
             .map_err(sending)?;
+        let mut early = None;
         if let Some(payload) = payload.filter(|_| size != BodySize::Sized(0)) {
-            send_body(&mut framed, payload).await?;
+            early = send_body(&mut framed, payload).await?;
         }
-        poll_fn(|cx| Pin::new(&mut framed).flush::<Outgoing>(cx))
-            .await
-            .map_err(sending)?;
-        let response = loop {
-            match poll_fn(|cx| Pin::new(&mut framed).next_item(cx)).await {
-                // 100 and 103 Early Hints are between the app and no one
-                // here; one that claims a body is no interim answer.
-                Some(Ok(response))
-                    if response.status.is_informational()
-                        && response.status != StatusCode::SWITCHING_PROTOCOLS =>
-                {
-                    if framed.codec_ref().message_type() != MessageType::None {
-                        return Err(Broken::Failure(Failure::BadAnswer(format!(
-                            "its interim answer {} has a body",
-                            response.status
-                        ))));
-                    }
-                }
-                Some(Ok(response)) => break response,
-                Some(Err(actix_http::error::ParseError::Io(e))) => {
-                    return Err(Broken::BeforeAnswer(format!(
-                        "reading the app's answer failed: {e}"
-                    )));
-                }
-                Some(Err(e)) => {
-                    return Err(Broken::Failure(Failure::BadAnswer(format!(
-                        "its response head is not HTTP/1.1: {e}"
-                    ))));
-                }
-                None => {
-                    return Err(Broken::BeforeAnswer(
-                        "the app closed the connection without answering".to_owned(),
-                    ));
-                }
+        let body_all_sent = early.as_ref().is_none_or(|early| early.body_all_sent);
+        let response = match early {
+            Some(early) => early.response,
+            None => {
+                poll_fn(|cx| Pin::new(&mut framed).flush::<Outgoing>(cx))
+                    .await
+                    .map_err(sending)?;
+                poll_fn(|cx| poll_answer(&mut framed, cx)).await?
             }
         };
+        if response.version == Version::HTTP_10
+            && response.headers.contains_key(header::TRANSFER_ENCODING)
+        {
+            // RFC 9112 §6.1: faulty framing (nginx answers 502 too).
+            return Err(Broken::Failure(Failure::BadAnswer(
+                "its HTTP/1.0 answer has Transfer-Encoding, which HTTP/1.0 does not have"
+                    .to_owned(),
+            )));
+        }
         let bodiless = has_no_body(is_head, response.status);
         let headers = &response.headers;
         let chunked = headers.contains_key(header::TRANSFER_ENCODING);
@@ -416,7 +400,8 @@ impl Pool {
             .filter(|_| !chunked);
         // HTTP/1.1 keeps the connection unless the app says `close`; HTTP/1.0
         // closes it unless the app says `keep-alive`.
-        let reusable = framed.codec_ref().keep_alive()
+        let reusable = body_all_sent
+            && framed.codec_ref().keep_alive()
             && (response.version == Version::HTTP_11
                 || headers
                     .get(header::CONNECTION)
@@ -490,55 +475,174 @@ fn is_idempotent(method: &Method) -> bool {
     .contains(method)
 }
 
+/// The app's final answer, read while the request's body was still going.
+struct Early {
+    response: ResponseHead,
+    /// Whether the rest of the body went all the same: it does when the
+    /// app keeps the connection; when it closes it, the rest is not wanted
+    /// and not sent (RFC 9112 §9.6: a Go app's 413 from `MaxBytesReader`).
+    body_all_sent: bool,
+}
+
+/// The app's final answer head on `framed`, interim ones (100, 103 Early
+/// Hints: between the app and no one here) skipped.
+fn poll_answer(
+    framed: &mut Framed<TcpStream, ClientCodec>,
+    cx: &mut Context<'_>,
+) -> Poll<Result<ResponseHead, Broken>> {
+    loop {
+        match ready!(Pin::new(&mut *framed).next_item(cx)) {
+            // One that claims a body is no interim answer.
+            Some(Ok(response))
+                if response.status.is_informational()
+                    && response.status != StatusCode::SWITCHING_PROTOCOLS =>
+            {
+                if framed.codec_ref().message_type() != MessageType::None {
+                    return Poll::Ready(Err(Broken::Failure(Failure::BadAnswer(format!(
+                        "its interim answer {} has a body",
+                        response.status
+                    )))));
+                }
+            }
+            Some(Ok(response)) => return Poll::Ready(Ok(response)),
+            Some(Err(actix_http::error::ParseError::Io(e))) => {
+                return Poll::Ready(Err(Broken::BeforeAnswer(format!(
+                    "reading the app's answer failed: {e}"
+                ))));
+            }
+            Some(Err(e)) => {
+                return Poll::Ready(Err(Broken::Failure(Failure::BadAnswer(format!(
+                    "its response head is not HTTP/1.1: {e}"
+                )))));
+            }
+            None => {
+                return Poll::Ready(Err(Broken::BeforeAnswer(
+                    "the app closed the connection without answering".to_owned(),
+                )));
+            }
+        }
+    }
+}
+
 /// Streams the client's body to the app as it comes: written out whenever
-/// the client has no more for now, or when 8 KiB wait.
+/// the client has no more for now, or when 8 KiB wait. The app's answer is
+/// watched for meanwhile: one that arrives with the connection's close
+/// ends the sending (RFC 9112 §9.6), and one whose write fails is still
+/// read, so the client hears the app's 413 rather than a 502.
 async fn send_body(
     framed: &mut Framed<TcpStream, ClientCodec>,
     mut payload: Payload,
-) -> Result<(), Broken> {
-    let sending = |e: io::Error| {
-        Broken::Failure(Failure::BadAnswer(format!(
-            "sending the request's body failed: {e}"
-        )))
+) -> Result<Option<Early>, Broken> {
+    // A final answer that keeps the connection, held until all is sent.
+    let mut kept = None;
+    let mut ended = false;
+    // A write failed: the app may have answered and closed already.
+    let failed = |framed: &mut Framed<TcpStream, ClientCodec>,
+                  kept: &mut Option<ResponseHead>,
+                  cx: &mut Context<'_>,
+                  e: io::Error| {
+        let response = match kept.take() {
+            Some(response) => Some(response),
+            None => match poll_answer(framed, cx) {
+                Poll::Ready(Ok(response)) => Some(response),
+                _ => None,
+            },
+        };
+        match response {
+            Some(response) => Ok(Some(Early {
+                response,
+                body_all_sent: false,
+            })),
+            None => Err(Broken::Failure(Failure::BadAnswer(format!(
+                "sending the request's body failed: {e}"
+            )))),
+        }
     };
-    poll_fn(|cx| {
+    let sent = poll_fn(|cx| {
         loop {
-            if framed.is_write_buf_full() {
-                ready!(Pin::new(&mut *framed).flush::<Outgoing>(cx)).map_err(sending)?;
+            if kept.is_none() {
+                match poll_answer(framed, cx) {
+                    Poll::Ready(Ok(response)) if !framed.codec_ref().keep_alive() => {
+                        return Poll::Ready(Ok(Some(Early {
+                            response,
+                            body_all_sent: false,
+                        })));
+                    }
+                    Poll::Ready(Ok(response)) => kept = Some(response),
+                    Poll::Ready(Err(broken)) => return Poll::Ready(Err(broken)),
+                    Poll::Pending => {}
+                }
+            }
+            if (ended || framed.is_write_buf_full())
+                && let Poll::Ready(Err(e)) = Pin::new(&mut *framed).flush::<Outgoing>(cx)
+            {
+                return Poll::Ready(failed(framed, &mut kept, cx, e));
+            }
+            if ended && framed.is_write_buf_empty() {
+                return Poll::Ready(Ok(kept.take().map(|response| Early {
+                    response,
+                    body_all_sent: true,
+                })));
+            }
+            if ended || framed.is_write_buf_full() {
+                return Poll::Pending;
             }
             match Pin::new(&mut payload).poll_next(cx) {
                 // An empty chunk would end a chunked body (HTTP/2 clients may
                 // send empty DATA frames).
                 Poll::Ready(Some(Ok(chunk))) if chunk.is_empty() => {}
-                Poll::Ready(Some(Ok(chunk))) => Pin::new(&mut *framed)
-                    .write(Message::Chunk(Some(chunk)))
-                    .map_err(sending)?,
+                Poll::Ready(Some(Ok(chunk))) => {
+                    if let Err(e) = Pin::new(&mut *framed).write(Message::Chunk(Some(chunk))) {
+                        return Poll::Ready(failed(framed, &mut kept, cx, e));
+                    }
+                }
                 Poll::Ready(Some(Err(e))) => {
                     return Poll::Ready(Err(Broken::Failure(Failure::ClientBody(e.to_string()))));
                 }
                 Poll::Ready(None) => {
                     // Chunked: the last chunk. Sized: checks all came.
-                    return Poll::Ready(
-                        Pin::new(&mut *framed)
-                            .write(Message::Chunk(None))
-                            .map_err(|_| {
-                                Broken::Failure(Failure::ClientBody(
-                                    "the client's body was shorter than its Content-Length"
-                                        .to_owned(),
-                                ))
-                            }),
-                    );
+                    if Pin::new(&mut *framed).write(Message::Chunk(None)).is_err() {
+                        return Poll::Ready(Err(Broken::Failure(Failure::ClientBody(
+                            "the client's body was shorter than its Content-Length".to_owned(),
+                        ))));
+                    }
+                    ended = true;
                 }
                 Poll::Pending => {
-                    if !framed.is_write_buf_empty() {
-                        ready!(Pin::new(&mut *framed).flush::<Outgoing>(cx)).map_err(sending)?;
+                    if !framed.is_write_buf_empty()
+                        && let Poll::Ready(Err(e)) = Pin::new(&mut *framed).flush::<Outgoing>(cx)
+                    {
+                        return Poll::Ready(failed(framed, &mut kept, cx, e));
                     }
                     return Poll::Pending;
                 }
             }
         }
     })
-    .await
+    .await;
+    if let Ok(Some(Early {
+        body_all_sent: false,
+        ..
+    })) = sent
+        && matches!(payload, Payload::H2 { .. })
+    {
+        actix_web::rt::spawn(drain(payload));
+    }
+    sent
+}
+
+/// How long an HTTP/2 client's unwanted body is read and dropped.
+const DRAIN_FOR: Duration = Duration::from_secs(10);
+
+/// Reads and drops the rest of an HTTP/2 client's body that the app did not
+/// want, for up to [`DRAIN_FOR`]. Dropped at once, the stream is reset
+/// (`NO_ERROR`, RFC 9113 §8.1), which curl 7.88 (Debian 12's) reports as a
+/// failure, the app's answer unseen; nginx reads it too.
+async fn drain(mut payload: Payload) {
+    let all = async {
+        while let Some(Ok(_)) = poll_fn(|cx| Pin::new(&mut payload).poll_next(cx)).await {}
+    };
+    let _ = actix_web::rt::time::timeout(DRAIN_FOR, all).await;
 }
 
 /// The app's response body, as it comes. Once all of it has been read,
@@ -629,7 +733,9 @@ impl Stream for AppBody {
 }
 
 /// Bytes from the app as they come: what was read with its head, then
-/// each read; ends at EOF, or after `remaining` bytes when it gave a length.
+/// each read; ends at EOF, or after `remaining` bytes when it gave a length
+/// (an EOF before those is an error, so a cut answer is not passed on as
+/// whole).
 pub(super) struct FromApp<R> {
     pub(super) leftover: Option<Bytes>,
     pub(super) read: R,
@@ -649,7 +755,16 @@ impl<R: AsyncRead + Unpin> Stream for FromApp<R> {
             let mut buf = [0u8; 16 * 1024];
             let mut filled = ReadBuf::new(&mut buf);
             match Pin::new(&mut self.read).poll_read(cx, &mut filled) {
-                Poll::Ready(Ok(())) if filled.filled().is_empty() => return Poll::Ready(None),
+                Poll::Ready(Ok(())) if filled.filled().is_empty() => {
+                    return Poll::Ready(self.remaining.map(|left| {
+                        Err(io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            format!(
+                                "the app closed the connection {left} bytes short of its Content-Length"
+                            ),
+                        ))
+                    }));
+                }
                 Poll::Ready(Ok(())) => Bytes::copy_from_slice(filled.filled()),
                 Poll::Ready(Err(e)) => return Poll::Ready(Some(Err(e))),
                 Poll::Pending => return Poll::Pending,
