@@ -20,6 +20,11 @@ do but the protocol allows (tests/e2e/server_proxy.rs):
   `Connection: close` before reading the body, then half a second to let
   the answer be read before the close (which unread bytes make a reset).
   Prints `refused an upload`.
+- POST /too-large-now: the same 413, and the close at once (a reset, as
+  most synchronous servers do). Prints `refused an upload`.
+- POST /too-large-http10: an HTTP/1.0 413 with a length and no keep-alive
+  offered, then the connection held open, unread, for 30 s. Prints
+  `refused an upload`.
 - GET /http10-chunked: an HTTP/1.0 answer with Transfer-Encoding, faulty
   framing (RFC 9112 section 6.1).
 - GET /upgrade-short: a 426 with `Upgrade: websocket` beside a length of
@@ -85,14 +90,22 @@ def serve(conn):
                 conn.settimeout(0.3)
                 conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nidle\n")
                 continue
-            if target == b"/too-large":
+            if target.startswith(b"/too-large"):
                 print("refused an upload", flush=True)
+                if target == b"/too-large-http10":
+                    conn.sendall(
+                        b"HTTP/1.0 413 Content Too Large\r\n"
+                        b"Content-Length: 10\r\n\r\ntoo large\n"
+                    )
+                    time.sleep(30)
+                    return
                 conn.sendall(
                     b"HTTP/1.1 413 Content Too Large\r\nConnection: close\r\n"
                     b"Content-Length: 10\r\n\r\ntoo large\n"
                 )
-                conn.shutdown(socket.SHUT_WR)
-                time.sleep(0.5)
+                if target == b"/too-large":
+                    conn.shutdown(socket.SHUT_WR)
+                    time.sleep(0.5)
                 return
             if target == b"/http10-chunked":
                 conn.sendall(

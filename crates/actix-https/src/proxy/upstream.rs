@@ -398,15 +398,7 @@ impl Pool {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok())
             .filter(|_| !chunked);
-        // HTTP/1.1 keeps the connection unless the app says `close`; HTTP/1.0
-        // closes it unless the app says `keep-alive`.
-        let reusable = body_all_sent
-            && framed.codec_ref().keep_alive()
-            && (response.version == Version::HTTP_11
-                || headers
-                    .get(header::CONNECTION)
-                    .and_then(|v| v.to_str().ok())
-                    .is_some_and(|v| v.eq_ignore_ascii_case("keep-alive")));
+        let reusable = body_all_sent && keeps_connection(&framed, &response);
         // The codec's own reading of the framing, where it agrees with the
         // headers; otherwise (HTTP/1.0 read to its close, `Upgrade` beside a
         // length) the bytes as they come, and the connection is not kept.
@@ -475,6 +467,18 @@ fn is_idempotent(method: &Method) -> bool {
     .contains(method)
 }
 
+/// Whether the app keeps the connection after `response`: HTTP/1.1 unless
+/// it says `close`; HTTP/1.0 only when it says `keep-alive`.
+fn keeps_connection(framed: &Framed<TcpStream, ClientCodec>, response: &ResponseHead) -> bool {
+    framed.codec_ref().keep_alive()
+        && (response.version == Version::HTTP_11
+            || response
+                .headers
+                .get(header::CONNECTION)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.eq_ignore_ascii_case("keep-alive")))
+}
+
 /// The app's final answer, read while the request's body was still going.
 struct Early {
     response: ResponseHead,
@@ -526,109 +530,115 @@ fn poll_answer(
 
 /// Streams the client's body to the app as it comes: written out whenever
 /// the client has no more for now, or when 8 KiB wait. The app's answer is
-/// watched for meanwhile: one that arrives with the connection's close
-/// ends the sending (RFC 9112 §9.6), and one whose write fails is still
-/// read, so the client hears the app's 413 rather than a 502.
+/// watched for meanwhile: one that closes the connection ends the sending
+/// (RFC 9112 §9.6), and after a failed write the answer the app may have
+/// sent before its close is still waited for (the close makes that short),
+/// so the client hears the app's 413 rather than a 502.
 async fn send_body(
     framed: &mut Framed<TcpStream, ClientCodec>,
     mut payload: Payload,
 ) -> Result<Option<Early>, Broken> {
     // A final answer that keeps the connection, held until all is sent.
     let mut kept = None;
+    // The body's end is written (it may still wait to be flushed).
     let mut ended = false;
-    // A write failed: the app may have answered and closed already.
-    let failed = |framed: &mut Framed<TcpStream, ClientCodec>,
-                  kept: &mut Option<ResponseHead>,
-                  cx: &mut Context<'_>,
-                  e: io::Error| {
-        let response = match kept.take() {
-            Some(response) => Some(response),
-            None => match poll_answer(framed, cx) {
-                Poll::Ready(Ok(response)) => Some(response),
-                _ => None,
-            },
-        };
-        match response {
-            Some(response) => Ok(Some(Early {
-                response,
-                body_all_sent: false,
-            })),
-            None => Err(Broken::Failure(Failure::BadAnswer(format!(
-                "sending the request's body failed: {e}"
-            )))),
-        }
-    };
+    // A write failed: nothing more is sent, and the answer is waited for.
+    let mut write_failed = None;
     let sent = poll_fn(|cx| {
         loop {
             if kept.is_none() {
                 match poll_answer(framed, cx) {
-                    Poll::Ready(Ok(response)) if !framed.codec_ref().keep_alive() => {
+                    Poll::Ready(Ok(response))
+                        if write_failed.is_some() || !keeps_connection(framed, &response) =>
+                    {
                         return Poll::Ready(Ok(Some(Early {
                             response,
                             body_all_sent: false,
                         })));
                     }
                     Poll::Ready(Ok(response)) => kept = Some(response),
-                    Poll::Ready(Err(broken)) => return Poll::Ready(Err(broken)),
+                    Poll::Ready(Err(broken)) => {
+                        return Poll::Ready(Err(match write_failed.take() {
+                            Some(e) => sending_failed(e),
+                            None => broken,
+                        }));
+                    }
+                    Poll::Pending if write_failed.is_some() => return Poll::Pending,
                     Poll::Pending => {}
                 }
             }
-            if (ended || framed.is_write_buf_full())
-                && let Poll::Ready(Err(e)) = Pin::new(&mut *framed).flush::<Outgoing>(cx)
-            {
-                return Poll::Ready(failed(framed, &mut kept, cx, e));
-            }
-            if ended && framed.is_write_buf_empty() {
-                return Poll::Ready(Ok(kept.take().map(|response| Early {
-                    response,
-                    body_all_sent: true,
-                })));
-            }
-            if ended || framed.is_write_buf_full() {
-                return Poll::Pending;
-            }
-            match Pin::new(&mut payload).poll_next(cx) {
-                // An empty chunk would end a chunked body (HTTP/2 clients may
-                // send empty DATA frames).
-                Poll::Ready(Some(Ok(chunk))) if chunk.is_empty() => {}
-                Poll::Ready(Some(Ok(chunk))) => {
-                    if let Err(e) = Pin::new(&mut *framed).write(Message::Chunk(Some(chunk))) {
-                        return Poll::Ready(failed(framed, &mut kept, cx, e));
+            let written = if ended || framed.is_write_buf_full() {
+                match Pin::new(&mut *framed).flush::<Outgoing>(cx) {
+                    Poll::Ready(Err(e)) => Err(e),
+                    Poll::Ready(Ok(())) if ended => {
+                        return Poll::Ready(Ok(kept.take().map(|response| Early {
+                            response,
+                            body_all_sent: true,
+                        })));
                     }
+                    Poll::Ready(Ok(())) => Ok(()),
+                    Poll::Pending => return Poll::Pending,
                 }
-                Poll::Ready(Some(Err(e))) => {
-                    return Poll::Ready(Err(Broken::Failure(Failure::ClientBody(e.to_string()))));
-                }
-                Poll::Ready(None) => {
-                    // Chunked: the last chunk. Sized: checks all came.
-                    if Pin::new(&mut *framed).write(Message::Chunk(None)).is_err() {
+            } else {
+                match Pin::new(&mut payload).poll_next(cx) {
+                    // An empty chunk would end a chunked body (HTTP/2 clients
+                    // may send empty DATA frames).
+                    Poll::Ready(Some(Ok(chunk))) if chunk.is_empty() => Ok(()),
+                    Poll::Ready(Some(Ok(chunk))) => {
+                        Pin::new(&mut *framed).write(Message::Chunk(Some(chunk)))
+                    }
+                    Poll::Ready(Some(Err(e))) => {
                         return Poll::Ready(Err(Broken::Failure(Failure::ClientBody(
-                            "the client's body was shorter than its Content-Length".to_owned(),
+                            e.to_string(),
                         ))));
                     }
-                    ended = true;
-                }
-                Poll::Pending => {
-                    if !framed.is_write_buf_empty()
-                        && let Poll::Ready(Err(e)) = Pin::new(&mut *framed).flush::<Outgoing>(cx)
-                    {
-                        return Poll::Ready(failed(framed, &mut kept, cx, e));
+                    Poll::Ready(None) => {
+                        // Chunked: the last chunk. Sized: checks all came.
+                        if Pin::new(&mut *framed).write(Message::Chunk(None)).is_err() {
+                            return Poll::Ready(Err(Broken::Failure(Failure::ClientBody(
+                                "the client's body was shorter than its Content-Length".to_owned(),
+                            ))));
+                        }
+                        ended = true;
+                        Ok(())
                     }
-                    return Poll::Pending;
+                    Poll::Pending if framed.is_write_buf_empty() => return Poll::Pending,
+                    Poll::Pending => match Pin::new(&mut *framed).flush::<Outgoing>(cx) {
+                        Poll::Ready(Ok(())) | Poll::Pending => return Poll::Pending,
+                        Poll::Ready(Err(e)) => Err(e),
+                    },
                 }
+            };
+            if let Err(e) = written {
+                if let Some(response) = kept.take() {
+                    return Poll::Ready(Ok(Some(Early {
+                        response,
+                        body_all_sent: false,
+                    })));
+                }
+                write_failed = Some(e);
             }
         }
     })
     .await;
+    // Over HTTP/1 actix closes the client's connection after an answer that
+    // left its body unread; any other body (HTTP/2's, or one peeked at and
+    // put back) is a stream, reset if dropped unread.
     if let Ok(Some(Early {
         body_all_sent: false,
         ..
     })) = sent
-        && matches!(payload, Payload::H2 { .. })
+        && !matches!(payload, Payload::H1 { .. })
     {
         actix_web::rt::spawn(drain(payload));
     }
     sent
+}
+
+fn sending_failed(e: io::Error) -> Broken {
+    Broken::Failure(Failure::BadAnswer(format!(
+        "sending the request's body failed: {e}"
+    )))
 }
 
 /// How long an HTTP/2 client's unwanted body is read and dropped.
