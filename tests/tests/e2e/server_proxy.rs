@@ -663,6 +663,15 @@ fn interim_answers_before_a_websocket_handshake_s_101_are_skipped() {
     assert_eq!(out.stdout, "hello\n");
 }
 
+/// `tests/scripts/raw_http_app.py` (an app on bare sockets), its URL, and
+/// the server proxying to it.
+fn raw_app_behind_proxy(d: &Path) -> (Server, String, Server) {
+    let app = Server::python(d, &read_text(&scripts().join("raw_http_app.py")), [""; 0]);
+    let upstream = format!("http://127.0.0.1:{}", app.port());
+    let server = proxy_to(d, &upstream, &[]);
+    (app, upstream, server)
+}
+
 #[test]
 fn bodies_ended_by_a_close_arrive_whole_and_a_reused_connection_the_app_closed_is_retried_only_when_safe()
  {
@@ -671,11 +680,9 @@ fn bodies_ended_by_a_close_arrive_whole_and_a_reused_connection_the_app_closed_i
     }
     let dir = e2e::tempdir();
     let d = dir.path();
-    let app = Server::python(d, &read_text(&scripts().join("raw_http_app.py")), [""; 0]);
     // The harness starts one worker, so one pool: the second request meets
     // the first's connection.
-    let upstream = format!("http://127.0.0.1:{}", app.port());
-    let server = proxy_to(d, &upstream, &[]);
+    let (app, upstream, server) = raw_app_behind_proxy(d);
     let ca = ca_cert(d);
 
     // Neither Content-Length nor chunks: the body is all the app sent before
@@ -765,9 +772,7 @@ fn an_app_s_early_refusal_of_an_upload_reaches_the_client_and_faulty_framing_is_
     }
     let dir = e2e::tempdir();
     let d = dir.path();
-    let app = Server::python(d, &read_text(&scripts().join("raw_http_app.py")), [""; 0]);
-    let upstream = format!("http://127.0.0.1:{}", app.port());
-    let server = proxy_to(d, &upstream, &[]);
+    let (app, _, server) = raw_app_behind_proxy(d);
     let ca = ca_cert(d);
 
     // 32 MiB is more than the sockets between us and the app hold, so the
@@ -830,8 +835,7 @@ fn idle_connections_to_the_app_are_closed_when_they_expire_or_the_app_closes_the
     }
     let dir = e2e::tempdir();
     let d = dir.path();
-    let app = Server::python(d, &read_text(&scripts().join("raw_http_app.py")), [""; 0]);
-    let server = proxy_to(d, &format!("http://127.0.0.1:{}", app.port()), &[]);
+    let (app, _, server) = raw_app_behind_proxy(d);
     let ca = ca_cert(d);
     let get = |path: &str| {
         curl_to(&server, &ca)
