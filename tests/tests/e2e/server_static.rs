@@ -403,6 +403,7 @@ fn a_file_is_answered_alike_whether_or_not_compression_is_on_offer_and_fifos_are
     }
     write_file(&root.join("b.txt"), "plain b\n");
     write_file(&root.join("only.js.gz"), "pretend gzip js");
+    write_file(&root.join("piped.js.gz"), "pretend gzip of a FIFO");
     write_file(&root.join("packed/index.html.gz"), "pretend gzip html");
     for fifo in [
         "pipe",
@@ -410,6 +411,7 @@ fn a_file_is_answered_alike_whether_or_not_compression_is_on_offer_and_fifos_are
         "b.txt.gz",
         "lost.txt.gz",
         "listed/index.html.gz",
+        "piped.js",
     ] {
         let made = std::process::Command::new("mkfifo")
             .arg(root.join(fifo))
@@ -501,15 +503,22 @@ fn a_file_is_answered_alike_whether_or_not_compression_is_on_offer_and_fifos_are
         assert!(body.contains(expected), "{path}: {body}");
         assert_eq!(header(&h, "content-encoding"), None, "{h}");
     }
-    // A sibling without its original is served, as the original's type,
-    // when the client takes its encoding; otherwise the file is missing
-    // (404) or the directory has no index file (its listing).
+    // A sibling without its original, or in place of a FIFO, is served, as
+    // the original's type, when the client takes its encoding; otherwise
+    // the file is missing or a FIFO (404) or the directory has no index
+    // file (its listing).
     let (_, plain_js, _) = fetch(&server, d, "/app.js", &[]);
     for (path, kind, pretend, otherwise) in [
         (
             "/only.js",
             header(&plain_js, "content-type"),
             "pretend gzip js",
+            404,
+        ),
+        (
+            "/piped.js",
+            header(&plain_js, "content-type"),
+            "pretend gzip of a FIFO",
             404,
         ),
         (

@@ -81,14 +81,17 @@ pub(super) fn answer(dir: &Path, req: ServiceRequest) -> Result<ServiceResponse,
             };
             Ok(serve(req, answer))
         }
-        Found::Unservable => Ok(req.into_response(HttpResponse::NotFound().finish())),
-        // A precompressed sibling is served without its original, as
-        // `Files` would; with none, `Files` says what is missing.
-        Found::Nothing => match precompressed(req.request(), &path) {
+        // A precompressed sibling is served without its original, or in
+        // place of one never read, as `Files` would; with none, a FIFO is
+        // 404 and `Files` says what is missing.
+        Found::Nothing | Found::Unservable => match precompressed(req.request(), &path) {
             Some(sibling) => Ok(serve(
                 req,
                 Served::Precompressed(sibling, original_mime(&path)),
             )),
+            None if matches!(found, Found::Unservable) => {
+                Ok(req.into_response(HttpResponse::NotFound().finish()))
+            }
             None => Err(req),
         },
         Found::Directory => Err(req),
