@@ -6,12 +6,13 @@
 //!
 //! `front_door PORT DIR UPSTREAM_URL SITE_DIR`: `/api/…` goes to the app at
 //! UPSTREAM_URL with the verified client certificate forwarded,
-//! `/files/…` serves SITE_DIR, and `/own` is the program's own handler.
+//! `/files/…` serves SITE_DIR, `/own` is the program's own handler, and
+//! what is not found is the program's own 404.
 #![allow(clippy::print_stdout)]
 
 use actix_https::proxy::{Upstream, reverse_proxy};
 use actix_https::{ClientAuth, ClientVerification, TlsServerBuilder, on_connect};
-use actix_web::{App, HttpServer, get};
+use actix_web::{App, HttpResponse, HttpServer, get, web};
 
 #[get("/own")]
 async fn own() -> &'static str {
@@ -43,6 +44,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .service(own)
                 .service(reverse_proxy("/api", upstream.clone()))
                 .service(actix_https::files::static_files("/files", &site))
+                .default_service(web::to(|| async {
+                    HttpResponse::NotFound().body("the program's own 404\n")
+                }))
         })
         .workers(1)
         .on_connect(on_connect)

@@ -52,18 +52,29 @@ const PRECOMPRESSED: [(ContentEncoding, &str); 3] = [
     (ContentEncoding::Zstd, ".zst"),
 ];
 
-/// The answer for `req`, when the short road has one; otherwise the
-/// request comes back, for `Files`.
-pub(super) fn answer(dir: &Path, req: ServiceRequest) -> Result<ServiceResponse, ServiceRequest> {
+/// Where a request goes after the short road.
+pub(super) enum Road {
+    /// Answered.
+    Answer(ServiceResponse),
+    /// Not found: a FIFO, socket or device (never read), answered 404 as
+    /// nginx does, by the app's default service as `Files` answers a
+    /// missing file.
+    NotFound(ServiceRequest),
+    /// For `Files`: missing files, listings, slash redirects, refusals.
+    Files(ServiceRequest),
+}
+
+/// Where `req` goes: answered here when it can be.
+pub(super) fn answer(dir: &Path, req: ServiceRequest) -> Road {
     if !matches!(*req.method(), Method::GET | Method::HEAD) {
-        return Err(req);
+        return Road::Files(req);
     }
     // The same parsing `Files` does (`..` kept inside, `%2F` refused).
     let Ok(relative) = PathBufWrap::parse_path(req.match_info().unprocessed(), true) else {
-        return Err(req);
+        return Road::Files(req);
     };
     if !visible(relative.as_ref()) {
-        return Err(req);
+        return Road::Files(req);
     }
     let mut path = dir.join(relative);
     let mut found = open(&path);
@@ -79,22 +90,20 @@ pub(super) fn answer(dir: &Path, req: ServiceRequest) -> Result<ServiceResponse,
                 Some(sibling) => Served::Precompressed(sibling, named.content_type().clone()),
                 None => Served::Plain(*named),
             };
-            Ok(serve(req, answer))
+            Road::Answer(serve(req, answer))
         }
         // A precompressed sibling is served without its original, or in
         // place of one never read, as `Files` would; with none, a FIFO is
         // 404 and `Files` says what is missing.
         Found::Nothing | Found::Unservable => match precompressed(req.request(), &path) {
-            Some(sibling) => Ok(serve(
+            Some(sibling) => Road::Answer(serve(
                 req,
                 Served::Precompressed(sibling, original_mime(&path)),
             )),
-            None if matches!(found, Found::Unservable) => {
-                Ok(req.into_response(HttpResponse::NotFound().finish()))
-            }
-            None => Err(req),
+            None if matches!(found, Found::Unservable) => Road::NotFound(req),
+            None => Road::Files(req),
         },
-        Found::Directory => Err(req),
+        Found::Directory => Road::Files(req),
     }
 }
 
@@ -103,7 +112,7 @@ enum Found {
     /// A regular file, opened for reading.
     File(Box<NamedFile>),
     Directory,
-    /// A FIFO, socket or device: 404, as nginx answers, and never read.
+    /// A FIFO, socket or device: never read.
     Unservable,
     /// Nothing that could be opened.
     Nothing,

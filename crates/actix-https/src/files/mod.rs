@@ -28,6 +28,7 @@ use actix_web::dev::{
     AppService, HttpServiceFactory, ResourceDef, Service, ServiceFactory, ServiceRequest,
     ServiceResponse,
 };
+use direct::Road;
 
 /// Files up to this size are read on the worker thread, without a hop to
 /// the blocking pool per 64 KiB chunk: from the page cache that is faster
@@ -71,11 +72,15 @@ pub fn static_files(mount: &str, dir: impl Into<PathBuf>) -> StaticFiles {
         // Dots are judged by `visible` below, which lets `.well-known` through.
         .use_hidden_files()
         .path_filter(|path, _| visible(path));
+    // Refuses every path, so its default service (the app's, once
+    // registered) answers what `direct` found but will not read.
+    let not_found = Files::new(mount, dir.clone()).path_filter(|_, _| false);
     StaticFiles {
         mount: mount.trim_end_matches('/').to_owned(),
         // As `Files` resolves it, once, so both roads read the same files.
         dir: fs::canonicalize(&dir).unwrap_or(dir),
         files,
+        not_found,
     }
 }
 
@@ -84,6 +89,7 @@ pub struct StaticFiles {
     mount: String,
     dir: PathBuf,
     files: Files,
+    not_found: Files,
 }
 
 impl HttpServiceFactory for StaticFiles {
@@ -91,6 +97,7 @@ impl HttpServiceFactory for StaticFiles {
         // What `Files` would do when registered itself: the app's default
         // service answers what is not found.
         self.files = self.files.default_handler(config.default_service());
+        self.not_found = self.not_found.default_handler(config.default_service());
         let rdef = if config.is_root() {
             ResourceDef::root_prefix(&self.mount)
         } else {
@@ -110,11 +117,13 @@ impl ServiceFactory<ServiceRequest> for StaticFiles {
 
     fn new_service(&self, _: ()) -> Self::Future {
         let files = self.files.new_service(());
+        let not_found = self.not_found.new_service(());
         let dir = Rc::new(self.dir.clone());
         Box::pin(async move {
             Ok(StaticFilesService {
                 dir,
                 files: files.await?,
+                not_found: not_found.await?,
             })
         })
     }
@@ -124,6 +133,7 @@ impl ServiceFactory<ServiceRequest> for StaticFiles {
 pub struct StaticFilesService {
     dir: Rc<PathBuf>,
     files: FilesService,
+    not_found: FilesService,
 }
 
 impl Service<ServiceRequest> for StaticFilesService {
@@ -135,8 +145,9 @@ impl Service<ServiceRequest> for StaticFilesService {
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
         match direct::answer(&self.dir, req) {
-            Ok(response) => Box::pin(ready(Ok(response))),
-            Err(req) => self.files.call(req),
+            Road::Answer(response) => Box::pin(ready(Ok(response))),
+            Road::NotFound(req) => self.not_found.call(req),
+            Road::Files(req) => self.files.call(req),
         }
     }
 }
