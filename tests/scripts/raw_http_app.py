@@ -25,8 +25,6 @@ do but the protocol allows (tests/e2e/server_proxy.rs):
 - POST /too-large-http10: an HTTP/1.0 413 with a length and no keep-alive
   offered, then the connection held open, unread, for 30 s. Prints
   `refused an upload`.
-- POST /answers-early: 200 at once, the connection kept (no close said),
-  then held open, unread, for 30 s.
 - GET /http10-chunked: an HTTP/1.0 answer with Transfer-Encoding, faulty
   framing (RFC 9112 section 6.1).
 - GET /upgrade-short: a 426 with `Upgrade: websocket` beside a length of
@@ -108,10 +106,6 @@ def serve(conn):
                 if target == b"/too-large":
                     conn.shutdown(socket.SHUT_WR)
                     time.sleep(0.5)
-                return
-            if target == b"/answers-early":
-                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nearly\n")
-                time.sleep(30)
                 return
             if target == b"/http10-chunked":
                 conn.sendall(

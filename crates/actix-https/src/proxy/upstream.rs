@@ -531,11 +531,9 @@ fn poll_answer(
 /// Streams the client's body to the app as it comes: written out whenever
 /// the client has no more for now, or when 8 KiB wait. The app's answer is
 /// watched for meanwhile: one that closes the connection ends the sending
-/// (RFC 9112 §9.6); one that keeps it is held until the body is sent, or
-/// until the app stalls ([`HELD_ANSWER_STALL`]); and after a failed write
-/// the answer the app may have sent before its close is still waited for
-/// (the close makes that short), so the client hears the app's 413 rather
-/// than a 502.
+/// (RFC 9112 §9.6), and after a failed write the answer the app may have
+/// sent before its close is still waited for (the close makes that short),
+/// so the client hears the app's 413 rather than a 502.
 async fn send_body(
     framed: &mut Framed<TcpStream, ClientCodec>,
     mut payload: Payload,
@@ -546,8 +544,6 @@ async fn send_body(
     let mut ended = false;
     // A write failed: nothing more is sent, and the answer is waited for.
     let mut write_failed = None;
-    // Since when the app, having answered, has taken none of the body.
-    let mut stalled = None;
     let sent = poll_fn(|cx| {
         loop {
             if kept.is_none() {
@@ -580,11 +576,8 @@ async fn send_body(
                             body_all_sent: true,
                         })));
                     }
-                    Poll::Ready(Ok(())) => {
-                        stalled = None;
-                        Ok(())
-                    }
-                    Poll::Pending => return give_up_if_stalled(&mut kept, &mut stalled, cx),
+                    Poll::Ready(Ok(())) => Ok(()),
+                    Poll::Pending => return Poll::Pending,
                 }
             } else {
                 match Pin::new(&mut payload).poll_next(cx) {
@@ -611,11 +604,7 @@ async fn send_body(
                     }
                     Poll::Pending if framed.is_write_buf_empty() => return Poll::Pending,
                     Poll::Pending => match Pin::new(&mut *framed).flush::<Outgoing>(cx) {
-                        Poll::Ready(Ok(())) => {
-                            stalled = None;
-                            return Poll::Pending;
-                        }
-                        Poll::Pending => return give_up_if_stalled(&mut kept, &mut stalled, cx),
+                        Poll::Ready(Ok(())) | Poll::Pending => return Poll::Pending,
                         Poll::Ready(Err(e)) => Err(e),
                     },
                 }
@@ -644,31 +633,6 @@ async fn send_body(
         actix_web::rt::spawn(drain(payload));
     }
     sent
-}
-
-/// How long an app that has answered may take none of the rest of the
-/// body before its answer goes to the client without it.
-const HELD_ANSWER_STALL: Duration = Duration::from_secs(5);
-
-/// With the body's sending blocked (the app is not reading): when the app
-/// has answered already and [`HELD_ANSWER_STALL`] passes, its answer, the
-/// connection then dropped; until then (or with no answer: no timeout, so
-/// a breakpoint in the app does not cut the upload), pending.
-fn give_up_if_stalled(
-    kept: &mut Option<ResponseHead>,
-    stalled: &mut Option<Pin<Box<actix_web::rt::time::Sleep>>>,
-    cx: &mut Context<'_>,
-) -> Poll<Result<Option<Early>, Broken>> {
-    if kept.is_none() {
-        return Poll::Pending;
-    }
-    let timer =
-        stalled.get_or_insert_with(|| Box::pin(actix_web::rt::time::sleep(HELD_ANSWER_STALL)));
-    ready!(timer.as_mut().poll(cx));
-    Poll::Ready(Ok(kept.take().map(|response| Early {
-        response,
-        body_all_sent: false,
-    })))
 }
 
 fn sending_failed(e: io::Error) -> Broken {
