@@ -936,8 +936,11 @@ fn an_application_s_own_server_mounts_the_proxy_and_static_files_beside_its_rout
     let site = d.join("site");
     std::fs::create_dir_all(&site).unwrap();
     write_file(&site.join("hello.txt"), "hello from the site\n");
-    let made = Command::new("mkfifo").arg(site.join("pipe")).status();
-    assert!(made.is_ok_and(|s| s.success()), "mkfifo");
+    std::fs::create_dir_all(site.join(".well-known")).unwrap();
+    for fifo in ["pipe", ".well-known/pipe"] {
+        let made = Command::new("mkfifo").arg(site.join(fifo)).status();
+        assert!(made.is_ok_and(|s| s.success()), "mkfifo {fifo}");
+    }
     let app = flask();
     let upstream = format!("http://127.0.0.1:{}", app.port());
     let bin = e2e::workspace_example("actix-https", "front_door");
@@ -967,7 +970,12 @@ fn an_application_s_own_server_mounts_the_proxy_and_static_files_beside_its_rout
     assert_eq!(get("/files/hello.txt", &[]).stdout, "hello from the site\n");
     // What the files do not have is the program's 404, a FIFO (never read)
     // as a missing file.
-    for missing in ["/files/nothing.txt", "/files/pipe", "/nowhere"] {
+    for missing in [
+        "/files/nothing.txt",
+        "/files/pipe",
+        "/files/.well-known/pipe",
+        "/nowhere",
+    ] {
         let out = curl_to(&server, &ca)
             .args(["-sS", "-w", "%{http_code}"])
             .arg(url(&server, missing))

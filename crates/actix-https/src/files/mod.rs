@@ -74,7 +74,11 @@ pub fn static_files(mount: &str, dir: impl Into<PathBuf>) -> StaticFiles {
         .path_filter(|path, _| visible(path));
     // Refuses every path, so its default service (the app's, once
     // registered) answers what `direct` found but will not read.
-    let not_found = Files::new(mount, dir.clone()).path_filter(|_, _| false);
+    // (It parses paths as the other does, `.well-known` included, or it
+    // would refuse that with 400 before its filter.)
+    let not_found = Files::new(mount, dir.clone())
+        .use_hidden_files()
+        .path_filter(|_, _| false);
     StaticFiles {
         mount: mount.trim_end_matches('/').to_owned(),
         // As `Files` resolves it, once, so both roads read the same files.
