@@ -60,6 +60,11 @@ fn proxy_to(dir: &Path, upstream: &str, args: &[&str]) -> Server {
         .start()
 }
 
+/// `actix-https --proxy` in `dir` to `app`, listening on 127.0.0.1.
+fn proxy_to_app(dir: &Path, app: &Server) -> Server {
+    proxy_to(dir, &format!("http://127.0.0.1:{}", app.port()), &[])
+}
+
 /// Python `requests` GET (or POST with `data`) of `url`, verifying against
 /// `ca`, with `headers`, redirects not followed: the status, then the body.
 fn requests_get(url: &str, ca: &Path, headers: &[(&str, &str)]) -> Output {
@@ -111,7 +116,7 @@ fn the_app_sees_https_its_host_and_the_client_and_never_a_spoofed_forwarding_hea
     let dir = e2e::tempdir();
     let d = dir.path();
     let app = flask();
-    let server = proxy_to(d, &format!("http://127.0.0.1:{}", app.port()), &[]);
+    let server = proxy_to_app(d, &app);
     let out = requests_get(
         &url(&server, "/echo"),
         &ca_cert(d),
@@ -169,7 +174,7 @@ fn bodies_reach_the_app_as_the_client_framed_them_over_http1_and_http2() {
     let dir = e2e::tempdir();
     let d = dir.path();
     let app = flask();
-    let server = proxy_to(d, &format!("http://127.0.0.1:{}", app.port()), &[]);
+    let server = proxy_to_app(d, &app);
     let ca = ca_cert(d);
     for http in ["--http1.1", "--http2"] {
         // No body: none upstream either, not an empty chunked one.
@@ -207,7 +212,7 @@ fn cookies_repeated_headers_redirects_and_compressed_bodies_pass_as_the_app_sent
     let dir = e2e::tempdir();
     let d = dir.path();
     let app = flask();
-    let server = proxy_to(d, &format!("http://127.0.0.1:{}", app.port()), &[]);
+    let server = proxy_to_app(d, &app);
     let ca = ca_cert(d);
     for http in ["--http1.1", "--http2"] {
         let out = curl_to(&server, &ca)
@@ -283,7 +288,7 @@ fn an_event_stream_reaches_the_client_as_the_app_writes_it() {
     let dir = e2e::tempdir();
     let d = dir.path();
     let app = flask();
-    let server = proxy_to(d, &format!("http://127.0.0.1:{}", app.port()), &[]);
+    let server = proxy_to_app(d, &app);
     let release = d.join("release");
     // The second event waits for `release`, written only after the first
     // event arrived: a proxy that buffered would deliver neither in time.
@@ -333,7 +338,7 @@ fn a_hundred_megabytes_stream_up_and_down_without_growing_the_server() {
     let dir = e2e::tempdir();
     let d = dir.path();
     let app = flask();
-    let server = proxy_to(d, &format!("http://127.0.0.1:{}", app.port()), &[]);
+    let server = proxy_to_app(d, &app);
     let ca = ca_cert(d);
     // Warm up (TLS, the connection pool), then take the baseline.
     curl_to(&server, &ca)
@@ -646,7 +651,7 @@ fn interim_answers_before_a_websocket_handshake_s_101_are_skipped() {
          \x20   c.recv(4096); c.close()",
         [""; 0],
     );
-    let server = proxy_to(d, &format!("http://127.0.0.1:{}", app.port()), &[]);
+    let server = proxy_to_app(d, &app);
     let out = app_python(
         "import asyncio, ssl, sys, websockets\n\
          async def main():\n\
@@ -667,8 +672,8 @@ fn interim_answers_before_a_websocket_handshake_s_101_are_skipped() {
 /// the server proxying to it.
 fn raw_app_behind_proxy(d: &Path) -> (Server, String, Server) {
     let app = Server::python(d, &read_text(&scripts().join("raw_http_app.py")), [""; 0]);
+    let server = proxy_to_app(d, &app);
     let upstream = format!("http://127.0.0.1:{}", app.port());
-    let server = proxy_to(d, &upstream, &[]);
     (app, upstream, server)
 }
 
